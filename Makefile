@@ -1,0 +1,46 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+# Both bootstrap uv (into .tools/) and the locked virtual environment (.venv/) themselves.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+VENV := .venv
+export SAM_CLI_TELEMETRY := 0
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test unit integration infrastructure e2e lint validate build deploy bench clean
+
+$(CURDIR)/.tools/bin/uv:
+	$(PYTHON) -m pip install --quiet --target .tools uv
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	touch $@
+
+run: $(VENV)/.synced
+	$(VENV)/bin/python -m local
+
+test: $(VENV)/.synced validate
+	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup tests
+
+unit integration infrastructure e2e: $(VENV)/.synced
+	$(VENV)/bin/python -m pytest tests/$@
+
+validate: $(VENV)/.synced
+	$(VENV)/bin/sam validate --lint --template template.yaml
+	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/sam build --template template.yaml --build-dir .aws-sam/build > .aws-sam-build.log 2>&1 || (cat .aws-sam-build.log; exit 1)
+
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+build: validate
+
+deploy: build
+	$(VENV)/bin/sam deploy --config-env $${ENV:-dev}
+
+bench: $(VENV)/.synced
+	$(VENV)/bin/python -m bench
+
+clean:
+	rm -rf $(VENV) .tools .aws-sam .pytest_cache .hypothesis

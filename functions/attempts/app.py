@@ -1,0 +1,23 @@
+"""POST /deliveries/{id}/attempts: the courier reports a failed attempt; the code dies at once."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from delivery_otp import service
+from delivery_otp.http import courier_actor, json_response, logger, make_app, request_json
+
+app = make_app()
+
+
+@app.post("/deliveries/<id>/attempts")
+def report_attempt(id: str) -> Any:  # noqa: A002 - the route's own parameter name
+    body = request_json(app)
+    actor = courier_actor(body)
+    answer = service.report_attempt(id, body, actor)
+    logger.info("attempt failed", extra={"delivery_id": id, "device_id": actor.device_id})
+    return json_response(200, answer)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,22 @@
+"""POST /deliveries: register a delivery, issue its code when policy says so (the email follows
+from the table's stream)."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from delivery_otp import service
+from delivery_otp.http import json_response, logger, make_app, request_json
+
+app = make_app()
+
+
+@app.post("/deliveries")
+def register() -> Any:
+    answer = service.register(request_json(app))
+    logger.info("delivery registered", extra={"delivery_id": answer.body["delivery_id"], "status": answer.status})
+    return json_response(answer.status, answer.body)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,37 @@
+"""The storefront's reads and its cancel: state, code for the tracking page, audit trail."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from delivery_otp import service
+from delivery_otp.http import json_response, logger, make_app
+
+app = make_app()
+
+
+@app.get("/deliveries/<id>")
+def get_delivery(id: str) -> Any:  # noqa: A002 - the route's own parameter name
+    return json_response(200, service.get_delivery(id))
+
+
+@app.get("/deliveries/<id>/code")
+def get_code(id: str) -> Any:  # noqa: A002
+    # The code must not linger in any cache between the storefront and the customer.
+    return json_response(200, service.current_code(id), {"Cache-Control": "no-store"})
+
+
+@app.post("/deliveries/<id>/cancel")
+def cancel(id: str) -> Any:  # noqa: A002
+    body = service.cancel(id)
+    logger.info("delivery cancelled", extra={"delivery_id": id})
+    return json_response(200, body)
+
+
+@app.get("/deliveries/<id>/events")
+def events(id: str) -> Any:  # noqa: A002
+    return json_response(200, service.audit_trail(id))
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,1 @@
+"""Adapters: the only modules that talk to AWS. Each wraps SDK failures in DependencyUnavailable."""

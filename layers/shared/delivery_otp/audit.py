@@ -1,0 +1,62 @@
+"""Audit events: the evidence a storefront shows in a delivery dispute. Never holds a code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from delivery_otp.model import ActorMap, AuditEventMap, DeliveryModel
+
+STOREFRONT = "storefront"
+COURIER = "courier"
+SCHEDULER = "scheduler"
+SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: str
+    courier_id: str | None = None
+    device_id: str | None = None
+
+
+def event(
+    kind: str, at: datetime, actor: Actor, *, issue_number: int | None = None, outcome: str | None = None
+) -> AuditEventMap:
+    return AuditEventMap(
+        type=kind,
+        at=at.isoformat(),
+        issue_number=issue_number,
+        actor=ActorMap(kind=actor.kind, courier_id=actor.courier_id, device_id=actor.device_id),
+        outcome=outcome,
+    )
+
+
+def as_json(delivery: DeliveryModel) -> list[dict[str, Any]]:
+    """Oldest first, as recorded. An accepted verification is written in the same request that
+    checks the code, before its issue number is known, so it is read from `delivered_issue`."""
+    events = []
+    for ev in delivery.events or []:
+        issue = ev.issue_number
+        if issue is None and ev.type in ("VERIFICATION", "DELIVERED") and delivery.delivered_issue:
+            issue = delivery.delivered_issue
+        events.append(
+            {
+                "type": ev.type,
+                "at": ev.at,
+                "issue_number": int(issue) if issue is not None else None,
+                "actor": {
+                    "kind": ev.actor.kind,
+                    "courier_id": ev.actor.courier_id,
+                    "device_id": ev.actor.device_id,
+                },
+                "outcome": ev.outcome,
+            }
+        )
+    return events
+
+
+def record(*events: AuditEventMap) -> Any:
+    """The update action that appends events to the delivery's trail in the same write."""
+    return DeliveryModel.events.set(DeliveryModel.events.append(list(events)))

@@ -1,0 +1,86 @@
+"""Delivery days: when a local day ends, which days are working days, and which day comes next.
+
+A code lives until the first instant of the next local day at the destination, so every boundary is
+computed in the destination's IANA zone (DST-correct through zoneinfo) and compared in UTC.
+Public holidays come from the ``holidays`` package, per country and subdivision.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo
+
+import holidays
+
+# A delivery that cannot find a working day within a year points at a broken calendar configuration.
+_MAX_SEARCH_DAYS = 400
+
+
+def end_of_day(day: date, zone: ZoneInfo) -> datetime:
+    """First instant (UTC) of the local day after ``day``.
+
+    Local midnight may fall in a DST gap (it then does not exist) or a fold (it happens twice). zoneinfo
+    maps a gap to the instant the clocks jump, which is the first instant of the new day, and fold=0 picks
+    the first of two midnights; the loop below guards zones with exotic transitions anyway.
+    """
+    following = day + timedelta(days=1)
+    instant = datetime.combine(following, time(0), tzinfo=zone).astimezone(UTC)
+    while instant.astimezone(zone).date() < following:
+        instant += timedelta(minutes=15)
+    while (instant - timedelta(minutes=15)).astimezone(zone).date() >= following:
+        instant -= timedelta(minutes=15)
+    return instant
+
+
+def local_date(instant: datetime, zone: ZoneInfo) -> date:
+    return instant.astimezone(zone).date()
+
+
+def has_ended(day: date, zone: ZoneInfo, now: datetime) -> bool:
+    return now >= end_of_day(day, zone)
+
+
+@cache
+def _holiday_calendar(country: str, subdivision: str | None) -> holidays.HolidayBase | None:
+    try:
+        return holidays.country_holidays(country, subdiv=subdivision)
+    except NotImplementedError:
+        # The package has no calendar for this country: only the weekly rest days apply.
+        return None
+
+
+def holiday_subdivision(subdivision: str | None) -> str | None:
+    """ISO 3166-2 `IT-RM` is `RM` for the holidays package."""
+    if not subdivision:
+        return None
+    return subdivision.split("-", 1)[1]
+
+
+def is_working_day(day: date, country: str, subdivision: str | None, weekdays: frozenset[int]) -> bool:
+    if day.weekday() not in weekdays:
+        return False
+    calendar = _holiday_calendar(country, holiday_subdivision(subdivision))
+    return calendar is None or day not in calendar
+
+
+def next_delivery_date(
+    failed_day: date,
+    *,
+    country: str,
+    subdivision: str | None,
+    zone: ZoneInfo,
+    weekdays: frozenset[int],
+    now: datetime,
+) -> date:
+    """The first working day after ``failed_day`` that has not itself ended at ``now``.
+
+    Skipping days that have already ended is what makes a missed night's rotation catch up: a
+    delivery rotated two days late gets a day that can still be delivered, not a dead one.
+    """
+    day = failed_day
+    for _ in range(_MAX_SEARCH_DAYS):
+        day += timedelta(days=1)
+        if is_working_day(day, country, subdivision, weekdays) and not has_ended(day, zone, now):
+            return day
+    raise ValueError(f"no working day within {_MAX_SEARCH_DAYS} days after {failed_day} in {country}")

@@ -1,0 +1,95 @@
+"""Configuration from the function's environment, read once on first use and checked then.
+
+Nothing is read at import: the local stack and the tests set the environment before the first call.
+A missing required variable is an error, not a silent default.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from functools import cache
+
+DEFAULT_THRESHOLDS = {"EUR": "300", "GBP": "300", "CHF": "300", "USD": "300"}
+DEFAULT_WORKING_DAYS = "MON-SAT"
+WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+def parse_weekdays(spec: str) -> frozenset[int]:
+    """`MON-SAT`, `MON-FRI`, `MON,TUE,THU`: the weekdays (0 = Monday) deliveries go out."""
+    days: set[int] = set()
+    for part in spec.upper().replace(" ", "").split(","):
+        if "-" in part:
+            first, last = part.split("-", 1)
+            start, end = WEEKDAYS.index(first), WEEKDAYS.index(last)
+            days.update(range(start, end + 1))
+        elif part:
+            days.add(WEEKDAYS.index(part))
+    if not days:
+        raise ConfigurationError(f"no working days in {spec!r}")
+    return frozenset(days)
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    code_key_secret_id: str
+    email_sender: str
+    # Order value at or above which a code is required, per currency, optionally per country
+    # ("EUR" or "EUR:IT"); a currency with none configured always requires a code.
+    code_thresholds: dict[str, Decimal] = field(default_factory=dict)
+    # Working weekdays per country ("default" for the rest), holidays come from `holidays`.
+    working_days: dict[str, frozenset[int]] = field(default_factory=dict)
+    rotation_shards: int = 16
+    retention_days: int = 400
+    max_days_ahead: int = 366
+
+    def threshold(self, currency: str, country: str) -> Decimal | None:
+        return self.code_thresholds.get(f"{currency}:{country}", self.code_thresholds.get(currency))
+
+    def weekdays(self, country: str) -> frozenset[int]:
+        return self.working_days.get(country, self.working_days["default"])
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ConfigurationError(f"environment variable {name} is not set")
+    return value
+
+
+def _thresholds(raw: str) -> dict[str, Decimal]:
+    try:
+        parsed = json.loads(raw)
+        return {str(k).upper(): Decimal(str(v)) for k, v in parsed.items()}
+    except (ValueError, AttributeError, InvalidOperation) as exc:
+        raise ConfigurationError(f"CODE_THRESHOLDS is not a JSON object of amounts: {raw!r}") from exc
+
+
+def _working_days(raw: str) -> dict[str, frozenset[int]]:
+    try:
+        parsed = json.loads(raw)
+        days = {str(k).upper() if k != "default" else "default": parse_weekdays(v) for k, v in parsed.items()}
+    except (ValueError, AttributeError) as exc:
+        raise ConfigurationError(f"WORKING_DAYS is not a JSON object of weekday ranges: {raw!r}") from exc
+    days.setdefault("default", parse_weekdays(DEFAULT_WORKING_DAYS))
+    return days
+
+
+@cache
+def settings() -> Settings:
+    return Settings(
+        table_name=_required("TABLE_NAME"),
+        code_key_secret_id=_required("CODE_KEY_SECRET_ID"),
+        email_sender=_required("EMAIL_SENDER"),
+        code_thresholds=_thresholds(os.environ.get("CODE_THRESHOLDS") or json.dumps(DEFAULT_THRESHOLDS)),
+        working_days=_working_days(os.environ.get("WORKING_DAYS") or "{}"),
+        rotation_shards=int(os.environ.get("ROTATION_SHARDS") or 16),
+        retention_days=int(os.environ.get("RETENTION_DAYS") or 400),
+    )

@@ -1,0 +1,58 @@
+"""Domain errors. Each carries the HTTP status and machine-readable code it maps to, so the mapping
+to answers lives in one place (:mod:`delivery_otp.http`) and handlers never build error bodies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    status = 400
+    code = "BAD_REQUEST"
+
+    def __init__(self, message: str, *, body: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        # Some answers (verification results) carry a body of their own beside the error.
+        self.body = body
+
+
+class InvalidInput(DomainError):
+    status = 422
+    code = "INVALID_INPUT"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class MalformedRequest(DomainError):
+    status = 400
+    code = "MALFORMED_REQUEST"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "NOT_FOUND"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "CONFLICT"
+
+
+class Gone(DomainError):
+    status = 410
+    code = "GONE"
+
+
+class DateAlreadyEnded(DomainError):
+    status = 422
+    code = "DELIVERY_DATE_ENDED"
+
+
+class DependencyUnavailable(DomainError):
+    """A store, the mail service or the secret store could not be reached: fail closed."""
+
+    status = 503
+    code = "SERVICE_UNAVAILABLE"

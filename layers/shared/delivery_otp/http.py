@@ -1,0 +1,67 @@
+"""HTTP plumbing shared by the API functions: the resolver, JSON answers, and the one place where
+domain errors become HTTP answers (`{"error": {"code", "message"}}`, never a stack trace)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+
+from delivery_otp.errors import DomainError
+from delivery_otp.validation import parse_json_object
+
+logger = Logger()
+
+JSON = "application/json"
+
+
+def json_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        status_code=status,
+        content_type=JSON,
+        body=json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+        headers=headers or {},
+    )
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+def make_app() -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver()
+
+    @app.exception_handler(DomainError)
+    def domain_error(exc: DomainError) -> Response:
+        if exc.status >= 500:
+            logger.warning(
+                "dependency unavailable", extra={"reason": exc.message, "cause": type(exc.__cause__).__name__}
+            )
+        body = error_body(exc.code, exc.message)
+        if exc.body:
+            body.update(exc.body)
+        return json_response(exc.status, body)
+
+    @app.not_found
+    def not_found(_: Exception) -> Response:
+        return json_response(404, error_body("NOT_FOUND", "no such route"))
+
+    return app
+
+
+def request_json(app: APIGatewayHttpResolver) -> dict[str, Any]:
+    event = app.current_event
+    raw = event.decoded_body if event.is_base64_encoded else event.body
+    return parse_json_object(raw)
+
+
+def courier_actor(body: dict[str, Any]) -> Any:
+    """Who is at the door. The courier id will come from the token once couriers authenticate."""
+    from delivery_otp.audit import COURIER, Actor
+
+    def text(value: Any) -> str | None:
+        return value if isinstance(value, str) else None
+
+    return Actor(COURIER, courier_id=text(body.get("courier_id")), device_id=text(body.get("device_id")))

@@ -1,0 +1,101 @@
+"""The table's items as a pynamodb model: one item per delivery, its audit trail inside it.
+
+Keeping the trail in the delivery's own item lets a state change and its audit event be one
+conditional UpdateItem (no transaction, one request on the verify path). Times are epoch seconds where
+the table compares them in conditions, ISO 8601 where only people read them.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+SCHEDULED = "SCHEDULED"
+DELIVERED = "DELIVERED"
+REQUEUED = "REQUEUED"
+LOCKED = "LOCKED"
+ON_HOLD = "ON_HOLD"
+CANCELLED = "CANCELLED"
+# States in which the parcel still goes out and may be rotated to another day.
+OPEN_STATES = (SCHEDULED, LOCKED, REQUEUED)
+
+
+def delivery_key(delivery_id: str) -> str:
+    return f"D#{delivery_id}"
+
+
+class ActorMap(MapAttribute):
+    kind = UnicodeAttribute()
+    courier_id = UnicodeAttribute(null=True)
+    device_id = UnicodeAttribute(null=True)
+
+
+class AuditEventMap(MapAttribute):
+    type = UnicodeAttribute()
+    at = UnicodeAttribute()
+    issue_number = NumberAttribute(null=True)
+    actor = ActorMap()
+    outcome = UnicodeAttribute(null=True)
+
+
+class DueIndex(GlobalSecondaryIndex["DeliveryModel"]):
+    """Sparse and write-sharded: only deliveries the rotation may touch carry `due_shard`."""
+
+    class Meta:
+        index_name = "due-index"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    due_at = NumberAttribute(range_key=True)
+
+
+class DeliveryModel(Model):
+    class Meta:
+        table_name = "deliveries"
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-south-1"
+        max_retry_attempts = 2
+
+    pk = UnicodeAttribute(hash_key=True)
+    delivery_id = UnicodeAttribute()
+    order_id = UnicodeAttribute()
+    request_hash = UnicodeAttribute()
+    status = UnicodeAttribute()
+    code_required = BooleanAttribute()
+    delivery_date = UnicodeAttribute()
+    timezone = UnicodeAttribute()
+    country = UnicodeAttribute()
+    subdivision = UnicodeAttribute(null=True)
+    postal_code = UnicodeAttribute(null=True)
+    email = UnicodeAttribute()
+    recipient_name = UnicodeAttribute(null=True)
+    locale = UnicodeAttribute()
+    amount = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+    issue_number = NumberAttribute(default=0)
+    code_nonce = UnicodeAttribute(null=True)
+    code_mac = UnicodeAttribute(null=True)
+    code_valid_until = NumberAttribute(null=True)
+    wrong_attempts = NumberAttribute(default=0)
+    life_wrong_attempts = NumberAttribute(default=0)
+    emailed_issue = NumberAttribute(default=0)
+    delivered_at = UnicodeAttribute(null=True)
+    delivered_issue = NumberAttribute(null=True)
+
+    due_shard = UnicodeAttribute(null=True)
+    due_at = NumberAttribute(null=True)
+    due_index = DueIndex()
+
+    events = ListAttribute(of=AuditEventMap, default=list)
+    expires_at = TTLAttribute(null=True)

@@ -1,0 +1,97 @@
+"""Which adapter serves each port: built lazily on first use and cached for the container's life.
+
+Handlers ask for ``wiring.adapters().deliveries`` and so on; the tests and the local stack call
+:func:`override` to put in a frozen clock or a failing store, and never patch the domain itself.
+Each adapter is created only when first needed, so the verify path never builds the mailer.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from delivery_otp.adapters.dynamo import DeliveryRepository
+    from delivery_otp.adapters.secrets import CodeKeySource
+    from delivery_otp.adapters.ses import Mailer
+    from delivery_otp.clock import Clock
+
+
+class Adapters:
+    def __init__(self) -> None:
+        self._built: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def _get(self, name: str, factory: Any) -> Any:
+        value = self._built.get(name)
+        if value is None:
+            with self._lock:
+                value = self._built.get(name)
+                if value is None:
+                    value = factory()
+                    self._built[name] = value
+        return value
+
+    def set(self, **adapters: Any) -> None:
+        with self._lock:
+            self._built.update(adapters)
+
+    @property
+    def clock(self) -> Clock:
+        def build() -> Clock:
+            from delivery_otp.clock import SystemClock
+
+            return SystemClock()
+
+        return self._get("clock", build)
+
+    @property
+    def deliveries(self) -> DeliveryRepository:
+        def build() -> DeliveryRepository:
+            from delivery_otp.adapters.dynamo import DeliveryRepository
+            from delivery_otp.config import settings
+
+            return DeliveryRepository(settings().table_name)
+
+        return self._get("deliveries", build)
+
+    @property
+    def keys(self) -> CodeKeySource:
+        def build() -> CodeKeySource:
+            from delivery_otp.adapters.secrets import SecretsManagerKeySource
+            from delivery_otp.config import settings
+
+            return SecretsManagerKeySource(settings().code_key_secret_id)
+
+        return self._get("keys", build)
+
+    @property
+    def mailer(self) -> Mailer:
+        def build() -> Mailer:
+            from delivery_otp.adapters.ses import SesMailer
+            from delivery_otp.config import settings
+
+            return SesMailer(settings().email_sender)
+
+        return self._get("mailer", build)
+
+
+_adapters = Adapters()
+
+
+def adapters() -> Adapters:
+    return _adapters
+
+
+def override(**replacements: Any) -> None:
+    """Put in adapters by name (clock, deliveries, keys, mailer): tests and the local stack only."""
+    _adapters.set(**replacements)
+
+
+def reset() -> None:
+    """Forget every adapter (and the cached settings) so the next use builds them afresh."""
+    global _adapters
+    from delivery_otp.config import settings
+
+    settings.cache_clear()
+    _adapters = Adapters()

@@ -1,0 +1,101 @@
+"""Create in an AWS emulator (moto) the stateful resources ``template.yaml`` declares, from the
+template's own properties: tables, queues, secrets, the sender identity.
+
+Used by the local stack and by the integration tests, so neither keeps a second description of the
+infrastructure. Returns how each logical id resolves (what `!Ref` and `!GetAtt` give in AWS).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+import boto3
+
+from local.template import resources, template
+
+ACCOUNT = "123456789012"
+_TABLE_KEYS = (
+    "AttributeDefinitions",
+    "KeySchema",
+    "GlobalSecondaryIndexes",
+    "LocalSecondaryIndexes",
+    "BillingMode",
+    "StreamSpecification",
+    "SSESpecification",
+)
+
+
+def parameter_defaults() -> dict[str, Any]:
+    return {name: spec.get("Default") for name, spec in template().get("Parameters", {}).items()}
+
+
+def provision(session: boto3.Session, *, suffix: str = "local") -> dict[str, dict[str, str]]:
+    """Create every table, queue and secret of the template; `suffix` keeps parallel runs apart."""
+    refs: dict[str, dict[str, str]] = {}
+    region = session.region_name
+    for name, spec in resources("AWS::DynamoDB::Table").items():
+        props = spec.get("Properties", {})
+        table_name = f"{name}-{suffix}"
+        ddb = session.client("dynamodb")
+        args = {k: props[k] for k in _TABLE_KEYS if k in props}
+        if "StreamSpecification" in args:
+            args["StreamSpecification"] = {"StreamEnabled": True, **args["StreamSpecification"]}
+        if "SSESpecification" in args:
+            args["SSESpecification"] = {"Enabled": bool(args["SSESpecification"].get("SSEEnabled", True))}
+        description = ddb.create_table(TableName=table_name, **args)["TableDescription"]
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl:
+            ddb.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
+        refs[name] = {
+            "Ref": table_name,
+            "Arn": description["TableArn"],
+            "StreamArn": description.get("LatestStreamArn", ""),
+        }
+    for name in resources("AWS::SQS::Queue"):
+        sqs = session.client("sqs")
+        url = sqs.create_queue(QueueName=f"{name}-{suffix}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        refs[name] = {"Ref": url, "Arn": arn, "QueueName": f"{name}-{suffix}"}
+    for name, spec in resources("AWS::SecretsManager::Secret").items():
+        generate = spec.get("Properties", {}).get("GenerateSecretString", {})
+        length = int(generate.get("PasswordLength", 64))
+        value = secrets.token_hex(length)[:length]
+        arn = session.client("secretsmanager").create_secret(Name=f"{name}-{suffix}", SecretString=value)["ARN"]
+        refs[name] = {"Ref": arn, "Arn": arn}
+    sender = parameter_defaults().get("EmailSender")
+    if sender:
+        session.client("ses").verify_email_identity(EmailAddress=sender)
+    refs["AWS::Region"] = {"Ref": region}
+    refs["AWS::AccountId"] = {"Ref": ACCOUNT}
+    return refs
+
+
+def resolve(value: Any, refs: dict[str, dict[str, str]]) -> Any:
+    """Resolve `Ref`, `Fn::GetAtt` and simple `Fn::Sub` against provisioned names and parameters."""
+    params = parameter_defaults()
+    if isinstance(value, dict) and len(value) == 1:
+        ((fn, arg),) = value.items()
+        if fn == "Ref":
+            if arg in refs:
+                return refs[arg]["Ref"]
+            return params.get(arg, arg)
+        if fn == "Fn::GetAtt":
+            logical, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+            return refs.get(logical, {}).get(attribute, f"arn:aws:local:{logical}.{attribute}")
+        if fn == "Fn::Sub":
+            text = arg if isinstance(arg, str) else arg[0]
+            for name, spec in refs.items():
+                text = text.replace("${" + name + "}", spec["Ref"])
+            for name, default in params.items():
+                text = text.replace("${" + name + "}", str(default))
+            return text
+    if isinstance(value, (dict, list)):
+        return json.loads(json.dumps(value))
+    return value
+
+
+def function_environment(props: dict[str, Any], refs: dict[str, dict[str, str]]) -> dict[str, str]:
+    variables = props.get("Environment", {}).get("Variables", {})
+    return {name: str(resolve(value, refs)) for name, value in variables.items()}

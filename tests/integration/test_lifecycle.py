@@ -1,0 +1,270 @@
+"""The delivery-code rules, use case by use case, against moto with the template's table."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+import pytest
+from delivery_otp import service, wiring
+from delivery_otp.audit import COURIER, Actor
+from delivery_otp.errors import Conflict, DateAlreadyEnded, Gone, InvalidInput, NotFound
+
+from tests.support import factories
+
+COURIER_17 = Actor(COURIER, courier_id="c-17", device_id="d-9")
+
+
+def wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+def register(**overrides):
+    body = factories.registration(**overrides)
+    answer = service.register(body)
+    return body, answer
+
+
+def test_registration_issues_a_code_valid_to_the_end_of_the_local_day(clock):
+    body, answer = register()
+    assert answer.status == 201
+    assert answer.body == {
+        "delivery_id": body["delivery_id"],
+        "status": "SCHEDULED",
+        "code_required": True,
+        "delivery_date": "2026-11-23",
+        "code_valid_until": "2026-11-24T00:00:00+01:00",
+        "issue_number": 1,
+        "wrong_attempts_left": 5,
+    }
+    shown = service.current_code(body["delivery_id"])
+    assert len(shown["code"]) == 6 and shown["code"].isdigit()
+    assert shown["valid_until"] == "2026-11-24T00:00:00+01:00"
+
+
+def test_an_identical_repeat_answers_200_with_the_same_code(clock):
+    body, first = register()
+    code = service.current_code(body["delivery_id"])["code"]
+    again = service.register(dict(body))
+    assert again.status == 200 and again.body == first.body
+    assert service.current_code(body["delivery_id"])["code"] == code
+
+
+def test_the_same_id_with_another_body_is_a_conflict(clock):
+    body, _ = register()
+    with pytest.raises(Conflict):
+        service.register({**body, "order_id": "another"})
+
+
+def test_a_delivery_date_that_has_ended_is_refused(clock):
+    with pytest.raises(DateAlreadyEnded):
+        register(delivery_date="2026-11-22")
+
+
+def test_orders_below_the_threshold_need_no_code_unless_asked(clock):
+    body, answer = register(order_value={"amount": "299.99", "currency": "EUR"})
+    assert answer.body["code_required"] is False and answer.body["code_valid_until"] is None
+    with pytest.raises(NotFound):
+        service.current_code(body["delivery_id"])
+    verdict = service.verify(body["delivery_id"], {"code": "123456"}, COURIER_17)
+    assert verdict.status == 410
+    _, forced = register(order_value={"amount": "10", "currency": "EUR"}, require_code=True)
+    assert forced.body["code_required"] is True
+    _, off = register(require_code=False)
+    assert off.body["code_required"] is False
+    _, unconfigured = register(order_value={"amount": "1", "currency": "JPY"})
+    assert unconfigured.body["code_required"] is True
+
+
+def test_the_right_code_delivers_once(clock):
+    body, _ = register()
+    code = service.current_code(body["delivery_id"])["code"]
+    first = service.verify(body["delivery_id"], {"code": code}, COURIER_17)
+    assert first.status == 200 and first.body["result"] == "ACCEPTED"
+    again = service.verify(body["delivery_id"], {"code": code}, COURIER_17)
+    assert again.status == 409 and again.body["result"] == "ALREADY_DELIVERED"
+    assert service.get_delivery(body["delivery_id"])["status"] == "DELIVERED"
+    with pytest.raises(Gone):
+        service.current_code(body["delivery_id"])
+    with pytest.raises(Conflict):
+        service.cancel(body["delivery_id"])
+    kinds = [(e["type"], e["outcome"], e["issue_number"]) for e in service.audit_trail(body["delivery_id"])["events"]]
+    assert kinds[:2] == [("REGISTERED", None, None), ("CODE_ISSUED", None, 1)]
+    assert ("VERIFICATION", "ACCEPTED", 1) in kinds and ("DELIVERED", None, 1) in kinds
+    assert kinds[-1] == ("VERIFICATION", "ALREADY_DELIVERED", 1)
+
+
+def test_five_wrong_codes_lock_the_day_and_the_right_code_then_answers_423(clock):
+    body, _ = register()
+    delivery_id = body["delivery_id"]
+    code = service.current_code(delivery_id)["code"]
+    lefts = [service.verify(delivery_id, {"code": wrong(code)}, COURIER_17) for _ in range(5)]
+    assert [a.status for a in lefts] == [403] * 5
+    assert [a.body["wrong_attempts_left"] for a in lefts] == [4, 3, 2, 1, 0]
+    locked = service.verify(delivery_id, {"code": code}, COURIER_17)
+    assert locked.status == 423 and locked.body["result"] == "LOCKED"
+    state = service.get_delivery(delivery_id)
+    assert state["status"] == "LOCKED" and state["code_valid_until"] is None and state["wrong_attempts_left"] == 0
+    with pytest.raises(Gone):
+        service.current_code(delivery_id)
+
+
+def test_malformed_codes_are_refused_and_not_counted(clock):
+    body, _ = register()
+    for bad in ["12345", "1234567", "١٢٣٤٥٦", 123456, None, "12 456"]:
+        with pytest.raises(InvalidInput):
+            service.verify(body["delivery_id"], {"code": bad}, COURIER_17)
+    assert service.get_delivery(body["delivery_id"])["wrong_attempts_left"] == 5
+    with pytest.raises(NotFound):
+        service.verify("UNKNOWN-1", {"code": "12"}, COURIER_17)
+
+
+def test_failed_attempt_requeues_and_the_night_brings_a_new_code(clock):
+    body, _ = register()
+    delivery_id = body["delivery_id"]
+    old_code = service.current_code(delivery_id)["code"]
+    answer = service.report_attempt(delivery_id, {"outcome": "RECIPIENT_UNAVAILABLE"}, COURIER_17)
+    assert answer == {"status": "REQUEUED", "next_delivery_date": "2026-11-24"}
+    assert service.report_attempt(delivery_id, {"outcome": "CODE_NOT_PROVIDED"}, COURIER_17) == answer
+    assert service.verify(delivery_id, {"code": old_code}, COURIER_17).status == 410
+    with pytest.raises(Gone):
+        service.current_code(delivery_id)
+    state = service.get_delivery(delivery_id)
+    assert state["status"] == "REQUEUED" and state["delivery_date"] == "2026-11-23"
+
+    clock.freeze(datetime.fromisoformat("2026-11-24T00:20:00+01:00"))
+    service.rotate_due()
+    state = service.get_delivery(delivery_id)
+    assert state == {
+        "delivery_id": delivery_id,
+        "status": "SCHEDULED",
+        "code_required": True,
+        "delivery_date": "2026-11-24",
+        "code_valid_until": "2026-11-25T00:00:00+01:00",
+        "issue_number": 2,
+        "wrong_attempts_left": 5,
+    }
+    new_code = service.current_code(delivery_id)["code"]
+    if new_code != old_code:
+        assert service.verify(delivery_id, {"code": old_code}, COURIER_17).status == 403
+    assert service.verify(delivery_id, {"code": new_code}, COURIER_17).status == 200
+
+
+def test_rotation_is_idempotent_and_harmless_when_replayed_or_backdated(clock):
+    body, _ = register()
+    delivery_id = body["delivery_id"]
+    night = datetime.fromisoformat("2026-11-24T00:20:00+01:00")
+    service.rotate_due(night)
+    after_first = service.get_delivery(delivery_id)
+    service.rotate_due(night)
+    service.rotate_due(datetime.fromisoformat("2026-11-23T23:59:00+01:00"))
+    service.rotate_due(datetime.fromisoformat("2026-11-24T06:00:00+01:00"))
+    assert service.get_delivery(delivery_id) == after_first
+    rotated = [e for e in service.audit_trail(delivery_id)["events"] if e["type"] == "ROTATED"]
+    assert len(rotated) == 1
+
+
+def test_a_missed_night_is_caught_up_to_a_day_that_can_still_be_delivered(clock):
+    body, _ = register(delivery_date="2026-11-28")  # a Saturday; Sunday is no working day
+    clock.freeze(datetime.fromisoformat("2026-11-30T15:00:00+01:00"))  # Monday afternoon: two nights missed
+    service.rotate_due()
+    state = service.get_delivery(body["delivery_id"])
+    assert state["delivery_date"] == "2026-11-30" and state["issue_number"] == 2
+
+
+def test_between_midnight_and_the_rotation_no_code_is_live(clock):
+    body, _ = register()
+    clock.freeze(datetime.fromisoformat("2026-11-24T00:00:00+01:00"))
+    state = service.get_delivery(body["delivery_id"])
+    assert state["status"] == "SCHEDULED" and state["code_valid_until"] is None
+    with pytest.raises(Gone):
+        service.current_code(body["delivery_id"])
+
+
+def test_ten_wrong_codes_over_the_life_put_the_delivery_on_hold(clock):
+    body, _ = register()
+    delivery_id = body["delivery_id"]
+    code = service.current_code(delivery_id)["code"]
+    for _ in range(5):
+        service.verify(delivery_id, {"code": wrong(code)}, COURIER_17)
+    clock.freeze(datetime.fromisoformat("2026-11-24T00:20:00+01:00"))
+    service.rotate_due()
+    code = service.current_code(delivery_id)["code"]
+    answers = [service.verify(delivery_id, {"code": wrong(code)}, COURIER_17) for _ in range(5)]
+    assert [a.body.get("wrong_attempts_left") for a in answers] == [4, 3, 2, 1, 0]
+    assert service.get_delivery(delivery_id)["status"] == "ON_HOLD"
+    assert service.verify(delivery_id, {"code": code}, COURIER_17).status == 410
+    clock.freeze(datetime.fromisoformat("2026-11-25T00:20:00+01:00"))
+    service.rotate_due()
+    assert service.get_delivery(delivery_id)["issue_number"] == 2
+
+
+def test_cancel_kills_the_code_and_is_repeatable(clock):
+    body, _ = register()
+    code = service.current_code(body["delivery_id"])["code"]
+    assert service.cancel(body["delivery_id"])["status"] == "CANCELLED"
+    assert service.cancel(body["delivery_id"])["status"] == "CANCELLED"
+    assert service.verify(body["delivery_id"], {"code": code}, COURIER_17).status == 410
+    with pytest.raises(Conflict):
+        service.report_attempt(body["delivery_id"], {"outcome": "ACCESS_PROBLEM"}, COURIER_17)
+    with pytest.raises(NotFound):
+        service.cancel("NOPE-404")
+
+
+def test_twenty_parallel_right_codes_deliver_exactly_once(clock):
+    body, _ = register()
+    code = service.current_code(body["delivery_id"])["code"]
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(lambda _: service.verify(body["delivery_id"], {"code": code}, COURIER_17), range(20)))
+    assert sorted(a.status for a in answers) == [200] + [409] * 19
+
+
+def test_twenty_parallel_wrong_codes_never_count_more_than_five(clock, table):
+    body, _ = register()
+    code = service.current_code(body["delivery_id"])["code"]
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(
+            pool.map(lambda _: service.verify(body["delivery_id"], {"code": wrong(code)}, COURIER_17), range(20))
+        )
+    statuses = sorted(a.status for a in answers)
+    assert statuses.count(403) == 5 and statuses.count(423) == 15
+    item = table.get_item(Key={"pk": f"D#{body['delivery_id']}"}, ConsistentRead=True)["Item"]
+    assert item["wrong_attempts"] == 5 and item["life_wrong_attempts"] == 5
+
+
+def test_no_code_is_ever_stored_in_the_table(clock, table):
+    body, _ = register()
+    code = service.current_code(body["delivery_id"])["code"]
+    item = table.get_item(Key={"pk": f"D#{body['delivery_id']}"}, ConsistentRead=True)["Item"]
+    assert code not in repr(item)
+
+
+def test_the_code_email_is_sent_once_per_issue(clock, sent_mail):
+    from delivery_otp.notifications import send_code_email
+
+    body, _ = register(recipient={"email": "once@example.com", "locale": "de-DE"})
+    delivery_id = body["delivery_id"]
+    code = service.current_code(delivery_id)["code"]
+    assert send_code_email(delivery_id, 1) is True
+    assert send_code_email(delivery_id, 1) is False  # a retried stream record sends nothing twice
+    mails = sent_mail("once@example.com")
+    assert len(mails) == 1
+    assert code in mails[0]["text"] and code not in mails[0]["subject"]
+    assert [e["type"] for e in service.audit_trail(delivery_id)["events"]].count("EMAIL_SENT") == 1
+
+
+def test_a_secret_store_outage_fails_closed(clock):
+    from delivery_otp.errors import DependencyUnavailable
+
+    class Unreachable:
+        def key(self):
+            raise DependencyUnavailable("the code key is unavailable")
+
+    body = factories.registration()
+    wiring.override(keys=Unreachable())
+    with pytest.raises(DependencyUnavailable):
+        service.register(body)
+    wiring.reset()
+    wiring.override(clock=clock)
+    with pytest.raises(NotFound):
+        service.get_delivery(body["delivery_id"])

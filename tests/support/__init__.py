@@ -1,0 +1,1 @@
+"""Shared test helpers: a moto server with the template's resources, factories, fixed instants."""

@@ -1,0 +1,106 @@
+"""The end of a local delivery day and the next working day: DST, zones and holidays."""
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, available_timezones
+
+from delivery_otp.calendar import end_of_day, has_ended, is_working_day, next_delivery_date
+from delivery_otp.config import parse_weekdays
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+MON_SAT = parse_weekdays("MON-SAT")
+ROME = ZoneInfo("Europe/Rome")
+ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
+
+
+@settings(max_examples=300, deadline=None)
+@given(day=st.dates(min_value=date(2000, 1, 1), max_value=date(2037, 12, 31)), zone=st.sampled_from(ZONES))
+def test_end_of_day_is_the_first_instant_of_the_next_local_day(day, zone):
+    tz = ZoneInfo(zone)
+    end = end_of_day(day, tz)
+    assert end.tzinfo is not None
+    assert end.astimezone(tz).date() == day + timedelta(days=1)
+    # one second earlier it is still the delivery day (or earlier, across a backward jump)
+    assert (end - timedelta(seconds=1)).astimezone(tz).date() <= day
+
+
+def test_end_of_day_in_rome_follows_summer_time():
+    # Europe/Rome moves to summer time on 2027-03-28.
+    assert end_of_day(date(2027, 3, 27), ROME) == datetime(2027, 3, 27, 23, 0, tzinfo=UTC)
+    assert end_of_day(date(2027, 3, 28), ROME) == datetime(2027, 3, 28, 22, 0, tzinfo=UTC)
+    assert end_of_day(date(2026, 11, 23), ROME) == datetime(2026, 11, 23, 23, 0, tzinfo=UTC)
+
+
+def test_midnight_that_does_not_exist_ends_the_day_when_the_clocks_jump():
+    # America/Santiago skips 00:00-01:00 when summer time starts (2026-09-06).
+    santiago = ZoneInfo("America/Santiago")
+    end = end_of_day(date(2026, 9, 5), santiago)
+    assert end.astimezone(santiago).date() == date(2026, 9, 6)
+    assert (end - timedelta(seconds=1)).astimezone(santiago).date() == date(2026, 9, 5)
+
+
+def test_has_ended_at_local_midnight_exactly():
+    end = end_of_day(date(2026, 11, 23), ROME)
+    assert not has_ended(date(2026, 11, 23), ROME, end - timedelta(microseconds=1))
+    assert has_ended(date(2026, 11, 23), ROME, end)
+
+
+def test_sundays_and_national_holidays_are_not_working_days():
+    assert not is_working_day(date(2026, 11, 29), "IT", None, MON_SAT)  # Sunday
+    assert is_working_day(date(2026, 11, 28), "IT", None, MON_SAT)  # Saturday
+    assert not is_working_day(date(2026, 12, 25), "IT", None, MON_SAT)
+    assert not is_working_day(date(2026, 12, 26), "DE", None, MON_SAT)
+
+
+def test_subdivision_holidays_count_only_where_they_apply():
+    assert not is_working_day(date(2027, 1, 6), "DE", "DE-BY", MON_SAT)
+    assert is_working_day(date(2027, 1, 6), "DE", "DE-BE", MON_SAT)
+
+
+def test_next_delivery_date_skips_sunday_and_christmas():
+    now = datetime(2026, 12, 24, 23, 30, tzinfo=UTC)  # 00:30 on the 25th in Rome
+    nxt = next_delivery_date(date(2026, 12, 24), country="IT", subdivision=None, zone=ROME, weekdays=MON_SAT, now=now)
+    assert nxt == date(2026, 12, 28)  # 25th and 26th holidays, 27th Sunday
+
+
+def test_next_delivery_date_catches_up_days_that_already_ended():
+    # The rotation missed three nights: the next date is one that can still be delivered.
+    now = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    nxt = next_delivery_date(date(2026, 11, 23), country="IT", subdivision=None, zone=ROME, weekdays=MON_SAT, now=now)
+    assert nxt == date(2026, 11, 26)
+
+
+def test_working_days_are_configurable_per_country():
+    mon_fri = parse_weekdays("MON-FRI")
+    now = datetime(2026, 11, 27, 23, 30, tzinfo=UTC)
+    nxt = next_delivery_date(date(2026, 11, 27), country="IT", subdivision=None, zone=ROME, weekdays=mon_fri, now=now)
+    assert nxt == date(2026, 11, 30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    day=st.dates(min_value=date(2026, 1, 1), max_value=date(2030, 12, 31)),
+    late_hours=st.integers(min_value=0, max_value=24 * 6),
+    country_zone=st.sampled_from(
+        [
+            ("IT", "Europe/Rome"),
+            ("DE", "Europe/Berlin"),
+            ("US", "America/Los_Angeles"),
+            ("GB", "Europe/London"),
+            ("ES", "Atlantic/Canary"),
+        ]
+    ),
+)
+def test_next_delivery_date_is_a_working_day_after_the_failed_day_that_has_not_ended(day, late_hours, country_zone):
+    country, zone_name = country_zone
+    zone = ZoneInfo(zone_name)
+    now = end_of_day(day, zone) + timedelta(hours=late_hours)
+    nxt = next_delivery_date(day, country=country, subdivision=None, zone=zone, weekdays=MON_SAT, now=now)
+    assert nxt > day
+    assert is_working_day(nxt, country, None, MON_SAT)
+    assert not has_ended(nxt, zone, now)
+    # and it is the first such day
+    probe = day + timedelta(days=1)
+    while probe < nxt:
+        assert not is_working_day(probe, country, None, MON_SAT) or has_ended(probe, zone, now)
+        probe += timedelta(days=1)
