@@ -1,0 +1,84 @@
+"""Invoke the real Lambda handlers in-process with events shaped like the samples in `events/`."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import uuid
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from local.template import ROOT, functions
+
+EVENTS = ROOT / "events"
+
+
+class Context:
+    function_name = "test"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:eu-south-1:123456789012:function:test"
+    aws_request_id = "test-request"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 10_000
+
+
+@cache
+def handler_module(logical_id: str) -> ModuleType:
+    props = functions()[logical_id]
+    module_file, _ = props["Handler"].rsplit(".", 1)
+    path = Path(ROOT, props["CodeUri"], f"{module_file}.py")
+    spec = importlib.util.spec_from_file_location(f"fn_{logical_id}", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def invoke(logical_id: str, event: dict[str, Any]) -> Any:
+    return handler_module(logical_id).lambda_handler(event, Context())
+
+
+@cache
+def _samples() -> dict[str, dict[str, Any]]:
+    found = {}
+    for path in EVENTS.glob("*.json"):
+        event = json.loads(path.read_text())
+        if "routeKey" in event:
+            found[event["routeKey"]] = event
+    return found
+
+
+def http_event(
+    method: str, route: str, delivery_id: str | None = None, body: Any = None, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    event = copy.deepcopy(_samples()[f"{method} {route}"])
+    path = route.replace("{id}", delivery_id or "")
+    event["rawPath"] = path
+    event["requestContext"]["http"]["path"] = path
+    event["requestContext"]["requestId"] = str(uuid.uuid4())
+    event["pathParameters"] = {"id": delivery_id} if delivery_id is not None else {}
+    event["headers"] = {k: v for k, v in event["headers"].items() if k not in ("idempotency-key", "content-length")}
+    event["headers"].update(headers or {})
+    if body is None:
+        event.pop("body", None)
+    else:
+        event["body"] = body if isinstance(body, str) else json.dumps(body)
+    return event
+
+
+def route_function(method: str, route: str) -> str:
+    from local.template import http_routes
+
+    return next(fn for m, p, fn in http_routes() if m == method and p == route)
+
+
+def call(method: str, route: str, delivery_id: str | None = None, body: Any = None) -> tuple[int, dict, Any]:
+    """(status, headers, parsed JSON body) as API Gateway would answer."""
+    response = invoke(route_function(method, route), http_event(method, route, delivery_id, body))
+    parsed = json.loads(response["body"]) if response.get("body") else None
+    return response["statusCode"], response.get("headers", {}), parsed

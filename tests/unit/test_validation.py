@@ -1,0 +1,112 @@
+"""Bad input of every kind is refused with the offending field named, before anything is written."""
+
+import pytest
+from delivery_otp.errors import InvalidInput, MalformedRequest
+from delivery_otp.validation import parse_json_object, parse_registration
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.support.factories import DELETE, registration
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"delivery_id": DELETE}, "delivery_id"),
+        ({"delivery_id": ""}, "delivery_id"),
+        ({"delivery_id": "x" * 65}, "delivery_id"),
+        ({"delivery_id": "IT/1"}, "delivery_id"),
+        ({"delivery_id": "IT-1\n"}, "delivery_id"),
+        ({"delivery_id": 12}, "delivery_id"),
+        ({"order_id": DELETE}, "order_id"),
+        ({"order_id": 5}, "order_id"),
+        ({"recipient": DELETE}, "recipient"),
+        ({"recipient": "maria"}, "recipient"),
+        ({"recipient__email": DELETE}, "recipient.email"),
+        ({"recipient__email": "not-an-address"}, "recipient.email"),
+        ({"recipient__email": "a b@example.com"}, "recipient.email"),
+        ({"recipient__locale": "italiano!"}, "recipient.locale"),
+        ({"recipient__name": ["x"]}, "recipient.name"),
+        ({"destination__country": DELETE}, "destination.country"),
+        ({"destination__country": "XX"}, "destination.country"),
+        ({"destination__country": "it"}, "destination.country"),
+        ({"destination__subdivision": "DE-BY"}, "destination.subdivision"),
+        ({"destination__subdivision": "IT-ZZ"}, "destination.subdivision"),
+        ({"destination__timezone": "Europe/Berlin"}, "destination.timezone"),
+        ({"destination__timezone": "Mars/Olympus"}, "destination.timezone"),
+        ({"destination": {"country": "US"}}, "destination.timezone"),
+        ({"destination": {"country": "ES"}}, "destination.timezone"),
+        ({"order_value__amount": 349.9}, "order_value.amount"),
+        ({"order_value__amount": "349,90"}, "order_value.amount"),
+        ({"order_value__amount": "0349.90"}, "order_value.amount"),
+        ({"order_value__amount": "1.23456"}, "order_value.amount"),
+        ({"order_value__amount": "-1"}, "order_value.amount"),
+        ({"order_value__amount": "１２３"}, "order_value.amount"),
+        ({"order_value__amount": "NaN"}, "order_value.amount"),
+        ({"order_value__amount": DELETE}, "order_value.amount"),
+        ({"order_value__currency": "eur"}, "order_value.currency"),
+        ({"order_value__currency": "EURO"}, "order_value.currency"),
+        ({"delivery_date": DELETE}, "delivery_date"),
+        ({"delivery_date": "2026-02-30"}, "delivery_date"),
+        ({"delivery_date": "20261123"}, "delivery_date"),
+        ({"delivery_date": "23/11/2026"}, "delivery_date"),
+        ({"require_code": "yes"}, "require_code"),
+        ({"require_code": 1}, "require_code"),
+    ],
+)
+def test_each_bad_field_is_named(overrides, field):
+    with pytest.raises(InvalidInput) as raised:
+        parse_registration(registration(**overrides))
+    assert raised.value.field == field
+    assert raised.value.message.startswith(field)
+
+
+def test_a_good_registration_parses_and_fills_defaults():
+    parsed = parse_registration(registration(destination={"country": "DE"}, recipient={"email": "a@b.de"}))
+    assert parsed.timezone == "Europe/Berlin" and parsed.locale == "en"
+    assert parsed.subdivision is None
+
+
+def test_unknown_fields_are_ignored_but_make_a_different_request():
+    plain = parse_registration(registration(delivery_id="X-1"))
+    extra = parse_registration({**registration(delivery_id="X-1"), "gift_wrap": True})
+    assert plain.delivery_id == extra.delivery_id
+    assert plain.request_hash != extra.request_hash
+
+
+def test_key_order_does_not_change_the_request():
+    body = registration(delivery_id="X-2")
+    reordered = dict(reversed(list(body.items())))
+    assert parse_registration(body).request_hash == parse_registration(reordered).request_hash
+
+
+@pytest.mark.parametrize("raw", ["", "{", "[]", "42", '"text"', "null", b"\xff\xfe", "{" * 5000 + "}" * 5000])
+def test_bodies_that_are_not_json_objects_are_malformed(raw):
+    with pytest.raises(MalformedRequest):
+        parse_json_object(raw)
+
+
+def test_huge_bodies_are_refused():
+    with pytest.raises(MalformedRequest):
+        parse_json_object('{"a": "' + "x" * 70_000 + '"}')
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(), lambda c: st.lists(c) | st.dictionaries(st.text(), c)
+    )
+)
+def test_any_json_value_in_any_field_is_a_clean_4xx_or_accepted(value):
+    for field in [
+        "delivery_id",
+        "order_id",
+        "recipient",
+        "destination",
+        "order_value",
+        "delivery_date",
+        "require_code",
+    ]:
+        try:
+            parse_registration({**registration(), field: value})
+        except (InvalidInput, MalformedRequest):
+            pass
