@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
-
-import holidays
 
 # A delivery that cannot find a working day within a year points at a broken calendar configuration.
 _MAX_SEARCH_DAYS = 400
@@ -42,7 +41,10 @@ def has_ended(day: date, zone: ZoneInfo, now: datetime) -> bool:
 
 
 @cache
-def _holiday_calendar(country: str, subdivision: str | None) -> holidays.HolidayBase | None:
+def _holiday_calendar(country: str, subdivision: str | None) -> Any:
+    # Imported here: the verify path (a courier at the door) never needs holiday calendars.
+    import holidays
+
     try:
         return holidays.country_holidays(country, subdiv=subdivision)
     except NotImplementedError:
