@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import boto3
-from moto.server import ThreadedMotoServer
 
+from local.emulator import start_moto
 from local.provision import function_environment, provision
 from local.template import functions
 
@@ -28,8 +28,7 @@ def free_port() -> int:
 @contextmanager
 def moto_with_template(suffix: str) -> Iterator[dict[str, dict[str, str]]]:
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    server = start_moto(port)
     endpoint = f"http://127.0.0.1:{port}"
     saved = dict(os.environ)
     os.environ.update(
