@@ -3,7 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from delivery_otp import service
+from delivery_otp import verification
 from delivery_otp.http import courier_actor, json_response, logger, make_app, request_json
 
 app = make_app()
@@ -12,8 +12,8 @@ app = make_app()
 @app.post("/deliveries/<id>/attempts")
 def report_attempt(id: str) -> Any:  # noqa: A002 - the route's own parameter name
     body = request_json(app)
-    actor = courier_actor(body)
-    answer = service.report_attempt(id, body, actor)
+    actor = courier_actor(app, body)
+    answer = verification.report_attempt(id, body, actor)
     logger.info("attempt failed", extra={"delivery_id": id, "device_id": actor.device_id})
     return json_response(200, answer)
 

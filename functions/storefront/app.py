@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from delivery_otp import service
-from delivery_otp.http import json_response, logger, make_app
+from delivery_otp.http import json_response, logger, make_app, request_json
 
 app = make_app()
 
@@ -24,6 +24,13 @@ def get_code(id: str) -> Any:  # noqa: A002
 def cancel(id: str) -> Any:  # noqa: A002
     body = service.cancel(id)
     logger.info("delivery cancelled", extra={"delivery_id": id})
+    return json_response(200, body)
+
+
+@app.put("/deliveries/<id>/courier")
+def assign_courier(id: str) -> Any:  # noqa: A002
+    body = service.assign_courier(id, request_json(app))
+    logger.info("delivery assigned", extra={"delivery_id": id})
     return json_response(200, body)
 
 

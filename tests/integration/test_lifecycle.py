@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
+
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import pytest
-from delivery_otp import service, wiring
+from delivery_otp import service, verification, wiring
 from delivery_otp.audit import COURIER, Actor
 from delivery_otp.errors import Conflict, DateAlreadyEnded, Gone, InvalidInput, NotFound
 
 from tests.support import factories
 
-COURIER_17 = Actor(COURIER, courier_id="c-17", device_id="d-9")
+
+def courier() -> Actor:
+    """A courier of its own per call: the per-courier budget is tested on its own, not by accident."""
+    return Actor(COURIER, courier_id=f"c-{uuid.uuid4().hex[:10]}", device_id="d-9")
 
 
 def wrong(code: str) -> str:
@@ -35,6 +40,7 @@ def test_registration_issues_a_code_valid_to_the_end_of_the_local_day(clock):
         "delivery_date": "2026-11-23",
         "code_valid_until": "2026-11-24T00:00:00+01:00",
         "issue_number": 1,
+        "courier_id": None,
         "wrong_attempts_left": 5,
     }
     shown = service.current_code(body["delivery_id"])
@@ -66,7 +72,7 @@ def test_orders_below_the_threshold_need_no_code_unless_asked(clock):
     assert answer.body["code_required"] is False and answer.body["code_valid_until"] is None
     with pytest.raises(NotFound):
         service.current_code(body["delivery_id"])
-    verdict = service.verify(body["delivery_id"], {"code": "123456"}, COURIER_17)
+    verdict = verification.verify(body["delivery_id"], {"code": "123456"}, courier())
     assert verdict.status == 410
     _, forced = register(order_value={"amount": "10", "currency": "EUR"}, require_code=True)
     assert forced.body["code_required"] is True
@@ -79,9 +85,9 @@ def test_orders_below_the_threshold_need_no_code_unless_asked(clock):
 def test_the_right_code_delivers_once(clock):
     body, _ = register()
     code = service.current_code(body["delivery_id"])["code"]
-    first = service.verify(body["delivery_id"], {"code": code}, COURIER_17)
+    first = verification.verify(body["delivery_id"], {"code": code}, courier())
     assert first.status == 200 and first.body["result"] == "ACCEPTED"
-    again = service.verify(body["delivery_id"], {"code": code}, COURIER_17)
+    again = verification.verify(body["delivery_id"], {"code": code}, courier())
     assert again.status == 409 and again.body["result"] == "ALREADY_DELIVERED"
     assert service.get_delivery(body["delivery_id"])["status"] == "DELIVERED"
     with pytest.raises(Gone):
@@ -98,10 +104,10 @@ def test_five_wrong_codes_lock_the_day_and_the_right_code_then_answers_423(clock
     body, _ = register()
     delivery_id = body["delivery_id"]
     code = service.current_code(delivery_id)["code"]
-    lefts = [service.verify(delivery_id, {"code": wrong(code)}, COURIER_17) for _ in range(5)]
+    lefts = [verification.verify(delivery_id, {"code": wrong(code)}, courier()) for _ in range(5)]
     assert [a.status for a in lefts] == [403] * 5
     assert [a.body["wrong_attempts_left"] for a in lefts] == [4, 3, 2, 1, 0]
-    locked = service.verify(delivery_id, {"code": code}, COURIER_17)
+    locked = verification.verify(delivery_id, {"code": code}, courier())
     assert locked.status == 423 and locked.body["result"] == "LOCKED"
     state = service.get_delivery(delivery_id)
     assert state["status"] == "LOCKED" and state["code_valid_until"] is None and state["wrong_attempts_left"] == 0
@@ -113,20 +119,20 @@ def test_malformed_codes_are_refused_and_not_counted(clock):
     body, _ = register()
     for bad in ["12345", "1234567", "١٢٣٤٥٦", 123456, None, "12 456"]:
         with pytest.raises(InvalidInput):
-            service.verify(body["delivery_id"], {"code": bad}, COURIER_17)
+            verification.verify(body["delivery_id"], {"code": bad}, courier())
     assert service.get_delivery(body["delivery_id"])["wrong_attempts_left"] == 5
     with pytest.raises(NotFound):
-        service.verify("UNKNOWN-1", {"code": "12"}, COURIER_17)
+        verification.verify("UNKNOWN-1", {"code": "12"}, courier())
 
 
 def test_failed_attempt_requeues_and_the_night_brings_a_new_code(clock):
     body, _ = register()
     delivery_id = body["delivery_id"]
     old_code = service.current_code(delivery_id)["code"]
-    answer = service.report_attempt(delivery_id, {"outcome": "RECIPIENT_UNAVAILABLE"}, COURIER_17)
+    answer = verification.report_attempt(delivery_id, {"outcome": "RECIPIENT_UNAVAILABLE"}, courier())
     assert answer == {"status": "REQUEUED", "next_delivery_date": "2026-11-24"}
-    assert service.report_attempt(delivery_id, {"outcome": "CODE_NOT_PROVIDED"}, COURIER_17) == answer
-    assert service.verify(delivery_id, {"code": old_code}, COURIER_17).status == 410
+    assert verification.report_attempt(delivery_id, {"outcome": "CODE_NOT_PROVIDED"}, courier()) == answer
+    assert verification.verify(delivery_id, {"code": old_code}, courier()).status == 410
     with pytest.raises(Gone):
         service.current_code(delivery_id)
     state = service.get_delivery(delivery_id)
@@ -142,12 +148,13 @@ def test_failed_attempt_requeues_and_the_night_brings_a_new_code(clock):
         "delivery_date": "2026-11-24",
         "code_valid_until": "2026-11-25T00:00:00+01:00",
         "issue_number": 2,
+        "courier_id": None,
         "wrong_attempts_left": 5,
     }
     new_code = service.current_code(delivery_id)["code"]
     if new_code != old_code:
-        assert service.verify(delivery_id, {"code": old_code}, COURIER_17).status == 403
-    assert service.verify(delivery_id, {"code": new_code}, COURIER_17).status == 200
+        assert verification.verify(delivery_id, {"code": old_code}, courier()).status == 403
+    assert verification.verify(delivery_id, {"code": new_code}, courier()).status == 200
 
 
 def test_rotation_is_idempotent_and_harmless_when_replayed_or_backdated(clock):
@@ -186,14 +193,14 @@ def test_ten_wrong_codes_over_the_life_put_the_delivery_on_hold(clock):
     delivery_id = body["delivery_id"]
     code = service.current_code(delivery_id)["code"]
     for _ in range(5):
-        service.verify(delivery_id, {"code": wrong(code)}, COURIER_17)
+        verification.verify(delivery_id, {"code": wrong(code)}, courier())
     clock.freeze(datetime.fromisoformat("2026-11-24T00:20:00+01:00"))
     service.rotate_due()
     code = service.current_code(delivery_id)["code"]
-    answers = [service.verify(delivery_id, {"code": wrong(code)}, COURIER_17) for _ in range(5)]
+    answers = [verification.verify(delivery_id, {"code": wrong(code)}, courier()) for _ in range(5)]
     assert [a.body.get("wrong_attempts_left") for a in answers] == [4, 3, 2, 1, 0]
     assert service.get_delivery(delivery_id)["status"] == "ON_HOLD"
-    assert service.verify(delivery_id, {"code": code}, COURIER_17).status == 410
+    assert verification.verify(delivery_id, {"code": code}, courier()).status == 410
     clock.freeze(datetime.fromisoformat("2026-11-25T00:20:00+01:00"))
     service.rotate_due()
     assert service.get_delivery(delivery_id)["issue_number"] == 2
@@ -204,9 +211,9 @@ def test_cancel_kills_the_code_and_is_repeatable(clock):
     code = service.current_code(body["delivery_id"])["code"]
     assert service.cancel(body["delivery_id"])["status"] == "CANCELLED"
     assert service.cancel(body["delivery_id"])["status"] == "CANCELLED"
-    assert service.verify(body["delivery_id"], {"code": code}, COURIER_17).status == 410
+    assert verification.verify(body["delivery_id"], {"code": code}, courier()).status == 410
     with pytest.raises(Conflict):
-        service.report_attempt(body["delivery_id"], {"outcome": "ACCESS_PROBLEM"}, COURIER_17)
+        verification.report_attempt(body["delivery_id"], {"outcome": "ACCESS_PROBLEM"}, courier())
     with pytest.raises(NotFound):
         service.cancel("NOPE-404")
 
@@ -215,7 +222,9 @@ def test_twenty_parallel_right_codes_deliver_exactly_once(clock):
     body, _ = register()
     code = service.current_code(body["delivery_id"])["code"]
     with ThreadPoolExecutor(max_workers=20) as pool:
-        answers = list(pool.map(lambda _: service.verify(body["delivery_id"], {"code": code}, COURIER_17), range(20)))
+        answers = list(
+            pool.map(lambda _: verification.verify(body["delivery_id"], {"code": code}, courier()), range(20))
+        )
     assert sorted(a.status for a in answers) == [200] + [409] * 19
 
 
@@ -224,7 +233,7 @@ def test_twenty_parallel_wrong_codes_never_count_more_than_five(clock, table):
     code = service.current_code(body["delivery_id"])["code"]
     with ThreadPoolExecutor(max_workers=20) as pool:
         answers = list(
-            pool.map(lambda _: service.verify(body["delivery_id"], {"code": wrong(code)}, COURIER_17), range(20))
+            pool.map(lambda _: verification.verify(body["delivery_id"], {"code": wrong(code)}, courier()), range(20))
         )
     statuses = sorted(a.status for a in answers)
     assert statuses.count(403) == 5 and statuses.count(423) == 15

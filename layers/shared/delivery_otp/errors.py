@@ -56,3 +56,8 @@ class DependencyUnavailable(DomainError):
 
     status = 503
     code = "SERVICE_UNAVAILABLE"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "FORBIDDEN"

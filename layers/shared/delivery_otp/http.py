@@ -57,11 +57,25 @@ def request_json(app: APIGatewayHttpResolver) -> dict[str, Any]:
     return parse_json_object(raw)
 
 
-def courier_actor(body: dict[str, Any]) -> Any:
-    """Who is at the door. The courier id will come from the token once couriers authenticate."""
+def courier_actor(app: APIGatewayHttpResolver, body: dict[str, Any]) -> Any:
+    """Who is at the door. Behind API Gateway's JWT authorizer the courier id is the token's
+    `username`; a body `courier_id` that differs is refused. Without an authorizer (the local stack
+    with LOCAL_AUTH=off) the body's ids are taken as given."""
     from delivery_otp.audit import COURIER, Actor
+    from delivery_otp.errors import Forbidden
 
     def text(value: Any) -> str | None:
         return value if isinstance(value, str) else None
 
-    return Actor(COURIER, courier_id=text(body.get("courier_id")), device_id=text(body.get("device_id")))
+    claimed = text(body.get("courier_id"))
+    authorizer = app.current_event.raw_event.get("requestContext", {}).get("authorizer") or {}
+    claims = (authorizer.get("jwt") or {}).get("claims") or {}
+    courier_id = text(claims.get("username")) or text(claims.get("cognito:username"))
+    if claims:
+        if courier_id is None:
+            raise Forbidden("the token names no courier")
+        if claimed is not None and claimed != courier_id:
+            raise Forbidden("courier_id differs from the courier the token was issued to")
+    else:
+        courier_id = claimed
+    return Actor(COURIER, courier_id=courier_id, device_id=text(body.get("device_id")))

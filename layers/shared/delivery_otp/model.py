@@ -92,10 +92,32 @@ class DeliveryModel(Model):
     emailed_issue = NumberAttribute(default=0)
     delivered_at = UnicodeAttribute(null=True)
     delivered_issue = NumberAttribute(null=True)
+    assigned_courier = UnicodeAttribute(null=True)
 
     due_shard = UnicodeAttribute(null=True)
     due_at = NumberAttribute(null=True)
     due_index = DueIndex()
 
     events = ListAttribute(of=AuditEventMap, default=list)
+    expires_at = TTLAttribute(null=True)
+
+
+def courier_key(courier_id: str) -> str:
+    return f"C#{courier_id}"
+
+
+class CourierBudgetModel(Model):
+    """One item per courier: the instants of its wrong codes in the last 24 hours (at most 20) and,
+    once it used them all, until when its verifications are refused. Same table as the deliveries."""
+
+    class Meta:
+        table_name = "deliveries"
+        region = DeliveryModel.Meta.region
+        max_retry_attempts = 2
+
+    pk = UnicodeAttribute(hash_key=True)
+    courier_id = UnicodeAttribute()
+    wrong_log = ListAttribute(of=NumberAttribute, default=list)
+    version = NumberAttribute(default=0)
+    blocked_until = NumberAttribute(null=True)
     expires_at = TTLAttribute(null=True)

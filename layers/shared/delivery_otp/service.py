@@ -1,4 +1,5 @@
-"""The delivery-code use cases: register, show, cancel, verify, report a failed attempt, rotate.
+"""The storefront's and the scheduler's use cases: register, show, cancel, assign, rotate.
+(The courier's are in :mod:`delivery_otp.verification`.)
 
 Handlers call these and shape nothing but the HTTP answer. Each state change is one conditional
 write (see :mod:`delivery_otp.adapters.dynamo`) whose condition is the rule; when it does not apply,
@@ -9,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,14 +20,7 @@ from delivery_otp import audit, codes, policy
 from delivery_otp.audit import Actor
 from delivery_otp.calendar import end_of_day, has_ended, local_date, next_delivery_date
 from delivery_otp.config import settings
-from delivery_otp.errors import (
-    Conflict,
-    DateAlreadyEnded,
-    DependencyUnavailable,
-    Gone,
-    InvalidInput,
-    NotFound,
-)
+from delivery_otp.errors import Conflict, DateAlreadyEnded, Gone, InvalidInput, NotFound
 from delivery_otp.model import (
     CANCELLED,
     DELIVERED,
@@ -37,33 +32,30 @@ from delivery_otp.model import (
     DeliveryModel,
     delivery_key,
 )
-from delivery_otp.validation import ATTEMPT_OUTCOMES, is_delivery_id, parse_registration
+from delivery_otp.validation import COURIER_ID, is_delivery_id, parse_registration
 from delivery_otp.wiring import adapters
-
-# Concurrent wrong codes on one delivery each retry on the fresh item; more rounds than the per-code
-# budget is ample, and a request that still loses answers 503 rather than guessing.
-_MAX_WRITE_ROUNDS = 40
 
 
 @dataclass(frozen=True)
 class Answer:
     status: int
     body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
 
 
-def _epoch(instant: datetime) -> int:
+def epoch(instant: datetime) -> int:
     return int(instant.timestamp())
 
 
-def _zone(delivery: DeliveryModel) -> ZoneInfo:
+def zone_of(delivery: DeliveryModel) -> ZoneInfo:
     return ZoneInfo(delivery.timezone)
 
 
-def _local_iso(epoch: float, zone: ZoneInfo) -> str:
-    return datetime.fromtimestamp(epoch, zone).isoformat()
+def local_iso(seconds: float, zone: ZoneInfo) -> str:
+    return datetime.fromtimestamp(seconds, zone).isoformat()
 
 
-def _day(delivery: DeliveryModel) -> date:
+def day_of(delivery: DeliveryModel) -> date:
     return date.fromisoformat(delivery.delivery_date)
 
 
@@ -92,8 +84,9 @@ def view(delivery: DeliveryModel, now: datetime) -> dict[str, Any]:
         "status": delivery.status,
         "code_required": bool(delivery.code_required),
         "delivery_date": delivery.delivery_date,
-        "code_valid_until": _local_iso(delivery.code_valid_until, _zone(delivery)) if live else None,
+        "code_valid_until": local_iso(delivery.code_valid_until, zone_of(delivery)) if live else None,
         "issue_number": int(delivery.issue_number or 0),
+        "courier_id": delivery.assigned_courier,
         "wrong_attempts_left": (
             policy.wrong_attempts_left(int(delivery.wrong_attempts), int(delivery.life_wrong_attempts))
             if delivery.code_required
@@ -102,7 +95,7 @@ def view(delivery: DeliveryModel, now: datetime) -> dict[str, Any]:
     }
 
 
-def _load(delivery_id: str) -> DeliveryModel:
+def load(delivery_id: str) -> DeliveryModel:
     # An id that could never have been registered is as unknown as one that was not.
     if not is_delivery_id(delivery_id):
         raise NotFound(f"delivery {delivery_id!r} is not registered")
@@ -120,8 +113,8 @@ def _issue_fields(delivery_id: str, issue_number: int, day: date, zone: ZoneInfo
     return {
         "code_nonce": nonce,
         "code_mac": codes.code_mac(key, delivery_id, code),
-        "code_valid_until": _epoch(valid_until),
-        "due_at": _epoch(valid_until),
+        "code_valid_until": epoch(valid_until),
+        "due_at": epoch(valid_until),
         "expires_at": _expiry(valid_until),
     }
 
@@ -146,7 +139,7 @@ def register(body: dict[str, Any]) -> Answer:
 
     required = policy.code_required(
         settings(),
-        amount=registration_amount(registration.amount),
+        amount=Decimal(registration.amount),
         currency=registration.currency,
         country=registration.country,
         override=registration.require_code,
@@ -195,12 +188,6 @@ def register(body: dict[str, Any]) -> Answer:
     return _repeat(existing, registration.request_hash, now)
 
 
-def registration_amount(amount: str) -> Any:
-    from decimal import Decimal
-
-    return Decimal(amount)
-
-
 def _repeat(existing: DeliveryModel, request_hash: str, now: datetime) -> Answer:
     if existing.request_hash != request_hash:
         raise Conflict(f"delivery {existing.delivery_id!r} is already registered with a different request")
@@ -208,11 +195,11 @@ def _repeat(existing: DeliveryModel, request_hash: str, now: datetime) -> Answer
 
 
 def get_delivery(delivery_id: str) -> dict[str, Any]:
-    return view(_load(delivery_id), adapters().clock.now())
+    return view(load(delivery_id), adapters().clock.now())
 
 
 def current_code(delivery_id: str) -> dict[str, Any]:
-    delivery = _load(delivery_id)
+    delivery = load(delivery_id)
     if not delivery.code_required:
         raise NotFound(f"delivery {delivery_id!r} needs no code")
     now = adapters().clock.now()
@@ -223,20 +210,20 @@ def current_code(delivery_id: str) -> dict[str, Any]:
     )
     return {
         "code": code,
-        "valid_until": _local_iso(delivery.code_valid_until, _zone(delivery)),
+        "valid_until": local_iso(delivery.code_valid_until, zone_of(delivery)),
         "delivery_date": delivery.delivery_date,
     }
 
 
 def audit_trail(delivery_id: str) -> dict[str, Any]:
-    return {"events": audit.as_json(_load(delivery_id))}
+    return {"events": audit.as_json(load(delivery_id))}
 
 
-def _kill_code_actions() -> list[Any]:
+def kill_code_actions() -> list[Any]:
     return [DeliveryModel.code_valid_until.remove(), DeliveryModel.code_mac.remove(), DeliveryModel.code_nonce.remove()]
 
 
-def _leave_rotation_actions() -> list[Any]:
+def leave_rotation_actions() -> list[Any]:
     return [DeliveryModel.due_shard.remove(), DeliveryModel.due_at.remove()]
 
 
@@ -248,8 +235,8 @@ def cancel(delivery_id: str) -> dict[str, Any]:
         delivery_id,
         [
             DeliveryModel.status.set(CANCELLED),
-            *_kill_code_actions(),
-            *_leave_rotation_actions(),
+            *kill_code_actions(),
+            *leave_rotation_actions(),
             audit.record(audit.event("CANCELLED", now, Actor(audit.STOREFRONT))),
         ],
         DeliveryModel.status.is_in(SCHEDULED, LOCKED, REQUEUED, ON_HOLD),
@@ -261,176 +248,39 @@ def cancel(delivery_id: str) -> dict[str, Any]:
     return view(result.item, now)
 
 
-# --- courier ----------------------------------------------------------------------------------
-
-
-def _verification_event(now: datetime, actor: Actor, outcome: str, issue: int | None) -> Any:
-    return audit.event("VERIFICATION", now, actor, issue_number=issue, outcome=outcome)
-
-
-def _judge(delivery: DeliveryModel, now: datetime) -> str | None:
-    """Why a delivery cannot take a code now, in SPEC's order; None when the code itself decides."""
-    if delivery.status == DELIVERED:
-        return "ALREADY_DELIVERED"
-    if delivery.status in (CANCELLED, ON_HOLD, REQUEUED) or not delivery.code_required:
-        return "EXPIRED"
-    if has_ended(_day(delivery), _zone(delivery), now):
-        return "EXPIRED"
-    if delivery.status == LOCKED:
-        return "LOCKED"
-    if not code_is_live(delivery, now):
-        return "EXPIRED"
-    return None
-
-
-_RESULT_STATUS = {"ALREADY_DELIVERED": 409, "EXPIRED": 410, "LOCKED": 423}
-_RESULT_ERROR = {
-    "ALREADY_DELIVERED": ("ALREADY_DELIVERED", "the parcel has already been delivered"),
-    "EXPIRED": ("NO_LIVE_CODE", "the delivery has no live code"),
-    "LOCKED": ("LOCKED", "too many wrong codes today: the delivery is locked until the next delivery day"),
-}
-
-
-def verify(delivery_id: str, body: dict[str, Any], actor: Actor) -> Answer:
-    from delivery_otp.validation import optional_id
-
-    if not is_delivery_id(delivery_id):
-        raise NotFound(f"delivery {delivery_id!r} is not registered")
-    optional_id(body, "courier_id")
-    optional_id(body, "device_id")
-    candidate = body.get("code")
-    repository = adapters().deliveries
-    if not codes.is_well_formed(candidate):
-        _load(delivery_id)  # unknown delivery answers 404 before malformed input
-        raise InvalidInput("code", "must be exactly 6 digits 0-9")
-    code: str = candidate  # type: ignore[assignment]
-
-    now = adapters().clock.now()
-    mac = codes.code_mac(adapters().keys.key(), delivery_id, code)
-    now_epoch = _epoch(now)
-
-    def consume() -> Any:
-        return repository.update(
-            delivery_id,
-            [
-                DeliveryModel.status.set(DELIVERED),
-                DeliveryModel.delivered_at.set(now.isoformat()),
-                DeliveryModel.delivered_issue.set(DeliveryModel.issue_number),
-                *_kill_code_actions(),
-                *_leave_rotation_actions(),
-                audit.record(_verification_event(now, actor, "ACCEPTED", None), audit.event("DELIVERED", now, actor)),
-            ],
-            (DeliveryModel.status == SCHEDULED)
-            & (DeliveryModel.code_required == True)  # noqa: E712 - a pynamodb condition, not a test
-            & (DeliveryModel.code_valid_until > now_epoch)
-            & (DeliveryModel.code_mac == mac)
-            & (DeliveryModel.wrong_attempts < policy.WRONG_CODES_PER_CODE)
-            & (DeliveryModel.life_wrong_attempts < policy.WRONG_CODES_PER_LIFE),
-        )
-
-    result = consume()
-    for _ in range(_MAX_WRITE_ROUNDS):
-        if result.applied:
-            return Answer(200, {"result": "ACCEPTED", "delivered_at": _local_iso(now.timestamp(), _zone(result.item))})
-        delivery = result.item
-        if delivery is None:
-            raise NotFound(f"delivery {delivery_id!r} is not registered")
-        verdict = _judge(delivery, now)
-        if verdict is not None:
-            repository.update(
-                delivery_id,
-                [audit.record(_verification_event(now, actor, verdict, int(delivery.issue_number)))],
-                DeliveryModel.pk.exists(),
-            )
-            error_code, message = _RESULT_ERROR[verdict]
-            return Answer(
-                _RESULT_STATUS[verdict], {"result": verdict, "error": {"code": error_code, "message": message}}
-            )
-        if delivery.code_mac == mac:
-            # The right code lost a race with another write (a counter moved): try again on fresh state.
-            result = consume()
-            continue
-        result = _record_wrong_code(delivery, now, actor)
-        if result.applied:
-            left = policy.wrong_attempts_left(int(result.item.wrong_attempts), int(result.item.life_wrong_attempts))
-            return Answer(
-                403,
-                {
-                    "result": "REJECTED",
-                    "wrong_attempts_left": left,
-                    "error": {"code": "WRONG_CODE", "message": "the code is not the delivery's code"},
-                },
-            )
-    raise DependencyUnavailable("the delivery is changing too fast; try again")
-
-
-def _record_wrong_code(delivery: DeliveryModel, now: datetime, actor: Actor) -> Any:
-    issue = int(delivery.issue_number)
-    wrong = int(delivery.wrong_attempts) + 1
-    life = int(delivery.life_wrong_attempts) + 1
-    events = [_verification_event(now, actor, "REJECTED", issue)]
-    actions: list[Any] = [
-        DeliveryModel.wrong_attempts.set(wrong),
-        DeliveryModel.life_wrong_attempts.set(life),
-    ]
-    if life >= policy.WRONG_CODES_PER_LIFE:
-        actions += [DeliveryModel.status.set(ON_HOLD), *_kill_code_actions(), *_leave_rotation_actions()]
-        events.append(audit.event("ON_HOLD", now, Actor(audit.SYSTEM), issue_number=issue))
-    elif wrong >= policy.WRONG_CODES_PER_CODE:
-        actions += [DeliveryModel.status.set(LOCKED), *_kill_code_actions()]
-        events.append(audit.event("LOCKED", now, Actor(audit.SYSTEM), issue_number=issue))
-    actions.append(audit.record(*events))
-    # Exact counters in the condition: concurrent wrong codes serialise, none is lost or double-counted,
-    # and the write that reaches the limit is the one that locks.
-    return adapters().deliveries.update(
-        delivery.delivery_id,
-        actions,
-        (DeliveryModel.status == SCHEDULED)
-        & (DeliveryModel.issue_number == issue)
-        & (DeliveryModel.wrong_attempts == wrong - 1)
-        & (DeliveryModel.life_wrong_attempts == life - 1)
-        & (DeliveryModel.code_valid_until > _epoch(now)),
-    )
-
-
-def _next_date(delivery: DeliveryModel, now: datetime) -> date:
-    return next_delivery_date(
-        _day(delivery),
-        country=delivery.country,
-        subdivision=delivery.subdivision,
-        zone=_zone(delivery),
-        weekdays=settings().weekdays(delivery.country),
-        now=now,
-    )
-
-
-def report_attempt(delivery_id: str, body: dict[str, Any], actor: Actor) -> dict[str, Any]:
-    from delivery_otp.validation import optional_id
-
-    outcome = body.get("outcome")
-    optional_id(body, "courier_id")
-    optional_id(body, "device_id")
-    if not isinstance(outcome, str) or outcome not in ATTEMPT_OUTCOMES:
-        _load(delivery_id)
-        raise InvalidInput("outcome", f"must be one of {', '.join(sorted(ATTEMPT_OUTCOMES))}")
+def assign_courier(delivery_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Once assigned, only this courier may verify or report attempts; to others it does not exist."""
+    courier_id = body.get("courier_id")
+    if not isinstance(courier_id, str) or COURIER_ID.fullmatch(courier_id) is None:
+        load(delivery_id)
+        raise InvalidInput("courier_id", "must be 1 to 128 of A-Z, a-z, 0-9, '.', '_', '@', '+', '-'")
     if not is_delivery_id(delivery_id):
         raise NotFound(f"delivery {delivery_id!r} is not registered")
     now = adapters().clock.now()
     result = adapters().deliveries.update(
         delivery_id,
         [
-            DeliveryModel.status.set(REQUEUED),
-            *_kill_code_actions(),
-            audit.record(audit.event("ATTEMPT_FAILED", now, actor, issue_number=None, outcome=outcome)),
+            DeliveryModel.assigned_courier.set(courier_id),
+            audit.record(audit.event("ASSIGNED", now, Actor(audit.STOREFRONT, courier_id=courier_id))),
         ],
-        DeliveryModel.status.is_in(SCHEDULED, LOCKED),
+        DeliveryModel.status.is_in(*OPEN_STATES),
     )
-    delivery = result.item
-    if delivery is None:
+    if result.item is None:
         raise NotFound(f"delivery {delivery_id!r} is not registered")
-    if not result.applied and delivery.status != REQUEUED:
-        raise Conflict(f"delivery {delivery_id!r} is {delivery.status.lower()}: no attempt can be reported")
-    return {"status": REQUEUED, "next_delivery_date": _next_date(delivery, now).isoformat()}
+    if not result.applied:
+        raise Conflict(f"delivery {delivery_id!r} is {result.item.status.lower()}: it can no longer be assigned")
+    return view(result.item, now)
+
+
+def next_date(delivery: DeliveryModel, now: datetime) -> date:
+    return next_delivery_date(
+        day_of(delivery),
+        country=delivery.country,
+        subdivision=delivery.subdivision,
+        zone=zone_of(delivery),
+        weekdays=settings().weekdays(delivery.country),
+        now=now,
+    )
 
 
 # --- scheduler --------------------------------------------------------------------------------
@@ -447,21 +297,21 @@ def rotate_due(now: datetime | None = None, shards: Iterable[str] | None = None)
     repository = adapters().deliveries
     counts = {"rotated": 0, "skipped": 0}
     for shard in shards or [f"{n:02d}" for n in range(settings().rotation_shards)]:
-        for delivery in repository.due(shard, _epoch(now)):
+        for delivery in repository.due(shard, epoch(now)):
             counts["rotated" if rotate_one(delivery, now) else "skipped"] += 1
     return counts
 
 
 def rotate_one(delivery: DeliveryModel, now: datetime) -> bool:
-    zone = _zone(delivery)
+    zone = zone_of(delivery)
     if (
         delivery.status not in OPEN_STATES
         or not delivery.code_required
         or delivery.due_at is None
-        or not has_ended(_day(delivery), zone, now)
+        or not has_ended(day_of(delivery), zone, now)
     ):
         return False
-    new_day = _next_date(delivery, now)
+    new_day = next_date(delivery, now)
     issue = int(delivery.issue_number) + 1
     fields = _issue_fields(delivery.delivery_id, issue, new_day, zone)
     scheduler = Actor(audit.SCHEDULER)

@@ -25,6 +25,7 @@ COUNTRY = re.compile(r"[A-Z]{2}", re.ASCII)
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f.]+(\.[^@\s\x00-\x1f\x7f.]+)+")
 LOCALE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}", re.ASCII)
+COURIER_ID = re.compile(r"[A-Za-z0-9._@+-]{1,128}", re.ASCII)
 ATTEMPT_OUTCOMES = frozenset({"RECIPIENT_UNAVAILABLE", "CODE_NOT_PROVIDED", "ACCESS_PROBLEM"})
 
 

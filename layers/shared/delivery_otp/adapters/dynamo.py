@@ -17,25 +17,44 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
 from delivery_otp.errors import DependencyUnavailable
-from delivery_otp.model import DeliveryModel, delivery_key
+from delivery_otp.model import CourierBudgetModel, DeliveryModel, courier_key, delivery_key
+
+# Refusals the callers interpret from the returned items; every other error means the store is unreachable.
+_EXPECTED_REFUSALS = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
 
 
 @dataclass(frozen=True)
 class WriteResult:
-    """Outcome of a conditional write: `item` is the new item when it applied, else the old one."""
+    """Outcome of a conditional write: `item` is the new item when it applied, else the old one.
+
+    With a courier guard, `courier_refused` says the courier's budget condition failed and `courier`
+    holds the courier's item as it was (None when it had none or its condition held)."""
 
     applied: bool
     item: DeliveryModel | None
+    courier_refused: bool = False
+    courier: CourierBudgetModel | None = None
+
+
+@dataclass(frozen=True)
+class CourierGuard:
+    """A courier-item part of the same transaction: a pure check, or an update (with its actions)."""
+
+    courier_id: str
+    condition: Any
+    actions: Sequence[Any] = ()
 
 
 class DeliveryRepository:
     def __init__(self, table_name: str) -> None:
-        DeliveryModel.Meta.table_name = table_name
-        DeliveryModel.Meta.host = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL")
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        if region:
-            DeliveryModel.Meta.region = region
-        DeliveryModel._connection = None  # settings changed: build the connection afresh
+        self.table_name = table_name
+        for model in (DeliveryModel, CourierBudgetModel):
+            model.Meta.table_name = table_name
+            model.Meta.host = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL")
+            region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+            if region:
+                model.Meta.region = region
+            model._connection = None  # settings changed: build the connection afresh
 
     @staticmethod
     def _connection() -> Any:
@@ -46,7 +65,7 @@ class DeliveryRepository:
             client = self._connection().connection.client
             return getattr(client, operation)(**kwargs)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if exc.response.get("Error", {}).get("Code") in _EXPECTED_REFUSALS:
                 raise
             raise DependencyUnavailable("the delivery store is unavailable") from exc
         except (BotoCoreError, PynamoDBException) as exc:
@@ -75,7 +94,18 @@ class DeliveryRepository:
             return DeliveryModel.from_raw_data(old) if old else self.get(delivery.delivery_id)
         return None
 
-    def update(self, delivery_id: str, actions: Sequence[Any], condition: Any) -> WriteResult:
+    def courier(self, courier_id: str) -> CourierBudgetModel | None:
+        kwargs = CourierBudgetModel._get_connection().get_operation_kwargs(
+            courier_key(courier_id), consistent_read=True
+        )
+        item = self._call("get_item", kwargs).get("Item")
+        return CourierBudgetModel.from_raw_data(item) if item else None
+
+    def update(
+        self, delivery_id: str, actions: Sequence[Any], condition: Any, guard: CourierGuard | None = None
+    ) -> WriteResult:
+        if guard is not None:
+            return self._transact(delivery_id, actions, condition, guard)
         kwargs = self._connection().get_operation_kwargs(
             delivery_key(delivery_id),
             actions=list(actions),
@@ -89,6 +119,48 @@ class DeliveryRepository:
             old = exc.response.get("Item")
             return WriteResult(False, DeliveryModel.from_raw_data(old) if old else None)
         return WriteResult(True, DeliveryModel.from_raw_data(response["Attributes"]))
+
+    def _transact(self, delivery_id: str, actions: Sequence[Any], condition: Any, guard: CourierGuard) -> WriteResult:
+        """The delivery's write and the courier's budget in one TransactWriteItems: still one request."""
+        delivery_part = self._connection().get_operation_kwargs(
+            delivery_key(delivery_id),
+            actions=list(actions),
+            condition=DeliveryModel.pk.exists() & condition,
+            return_values_on_condition_failure="ALL_OLD",
+        )
+        courier_part = CourierBudgetModel._get_connection().get_operation_kwargs(
+            courier_key(guard.courier_id),
+            actions=list(guard.actions) or None,
+            condition=guard.condition,
+            return_values_on_condition_failure="ALL_OLD",
+        )
+        items = [
+            {"Update": delivery_part},
+            {"Update": courier_part} if guard.actions else {"ConditionCheck": courier_part},
+        ]
+        try:
+            self._call("transact_write_items", {"TransactItems": items})
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise DependencyUnavailable("the delivery store is unavailable") from exc
+            reasons = exc.response.get("CancellationReasons") or [{}, {}]
+            if not any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+                # Conflicting transactions in flight: the caller retries on fresh state.
+                return WriteResult(False, self.get(delivery_id), False, None)
+            delivery_old = reasons[0].get("Item")
+            courier_old = reasons[1].get("Item")
+            return WriteResult(
+                False,
+                DeliveryModel.from_raw_data(delivery_old) if delivery_old else self._get_if(reasons[0], delivery_id),
+                reasons[1].get("Code") == "ConditionalCheckFailed",
+                CourierBudgetModel.from_raw_data(courier_old) if courier_old else None,
+            )
+        # Transactions return nothing on success; callers of a guarded write need no item then.
+        return WriteResult(True, None)
+
+    def _get_if(self, reason: dict[str, Any], delivery_id: str) -> DeliveryModel | None:
+        # The delivery's own condition held (the courier's did not): its state is still needed.
+        return None if reason.get("Code") == "ConditionalCheckFailed" else self.get(delivery_id)
 
     def due(self, shard: str, until_epoch: int, page_size: int = 200) -> Iterator[DeliveryModel]:
         """Deliveries of one shard whose day ended by `until_epoch`: a Query on the sparse index."""

@@ -1,0 +1,276 @@
+"""The courier at the door: verify a code, report a failed attempt.
+
+A right code is one request: a transaction of the delivery's consuming update and a check that the
+courier is not blocked (a plain conditional update when no courier is known). A wrong code is counted
+with exact-value conditions on the delivery's counters and the courier's version, so concurrent
+guesses serialise and no budget can pass its limit. Refusals are judged from the items as they were,
+in SPEC's order.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from delivery_otp import audit, budgets, codes, policy
+from delivery_otp.adapters.dynamo import CourierGuard, WriteResult
+from delivery_otp.audit import Actor
+from delivery_otp.calendar import has_ended
+from delivery_otp.errors import Conflict, DependencyUnavailable, InvalidInput, NotFound
+from delivery_otp.model import (
+    CANCELLED,
+    DELIVERED,
+    LOCKED,
+    ON_HOLD,
+    REQUEUED,
+    SCHEDULED,
+    CourierBudgetModel,
+    DeliveryModel,
+)
+from delivery_otp.service import (
+    Answer,
+    code_is_live,
+    day_of,
+    epoch,
+    kill_code_actions,
+    leave_rotation_actions,
+    load,
+    next_date,
+    zone_of,
+)
+from delivery_otp.validation import ATTEMPT_OUTCOMES, is_delivery_id, optional_id
+from delivery_otp.wiring import adapters
+
+# Concurrent wrong codes each retry on the fresh item; more rounds than all budgets together is
+# ample, and a request that still loses answers 503 rather than guessing.
+_MAX_WRITE_ROUNDS = 40
+
+_RESULT_STATUS = {"ALREADY_DELIVERED": 409, "EXPIRED": 410, "LOCKED": 423}
+_RESULT_ERROR = {
+    "ALREADY_DELIVERED": ("ALREADY_DELIVERED", "the parcel has already been delivered"),
+    "EXPIRED": ("NO_LIVE_CODE", "the delivery has no live code"),
+    "LOCKED": ("LOCKED", "too many wrong codes today: the delivery is locked until the next delivery day"),
+}
+
+
+def _unknown(delivery_id: str) -> NotFound:
+    return NotFound(f"delivery {delivery_id!r} is not registered")
+
+
+def hidden_from(delivery: DeliveryModel, actor: Actor) -> bool:
+    """An assigned delivery does not exist for any other courier: same 404 as an unknown id."""
+    return delivery.assigned_courier is not None and delivery.assigned_courier != actor.courier_id
+
+
+def _assigned_to(actor: Actor) -> Any:
+    unassigned = DeliveryModel.assigned_courier.does_not_exist()
+    return unassigned | (DeliveryModel.assigned_courier == actor.courier_id) if actor.courier_id else unassigned
+
+
+def _not_blocked(now: datetime) -> Any:
+    return CourierBudgetModel.blocked_until.does_not_exist() | (CourierBudgetModel.blocked_until <= epoch(now))
+
+
+def _judge(delivery: DeliveryModel, now: datetime) -> str | None:
+    """Why a delivery cannot take a code now, in SPEC's order; None when the code itself decides."""
+    if delivery.status == DELIVERED:
+        return "ALREADY_DELIVERED"
+    if delivery.status in (CANCELLED, ON_HOLD, REQUEUED) or not delivery.code_required:
+        return "EXPIRED"
+    if has_ended(day_of(delivery), zone_of(delivery), now):
+        return "EXPIRED"
+    if delivery.status == LOCKED:
+        return "LOCKED"
+    if not code_is_live(delivery, now):
+        return "EXPIRED"
+    return None
+
+
+def _is_blocked(courier: CourierBudgetModel | None, now: datetime) -> bool:
+    # A courier condition can also fail because another guess moved its version: that one retries.
+    return courier is not None and courier.blocked_until is not None and courier.blocked_until > now.timestamp()
+
+
+def _blocked(courier: CourierBudgetModel | None, now: datetime) -> Answer:
+    until = courier.blocked_until if courier and courier.blocked_until else now.timestamp() + 1
+    wait = budgets.retry_after(until, now.timestamp())
+    return Answer(
+        429,
+        {"error": {"code": "TOO_MANY_WRONG_CODES", "message": f"too many wrong codes: try again in {wait} seconds"}},
+        {"Retry-After": str(wait)},
+    )
+
+
+def verify(delivery_id: str, body: dict[str, Any], actor: Actor) -> Answer:
+    if not is_delivery_id(delivery_id):
+        raise _unknown(delivery_id)
+    optional_id(body, "courier_id")
+    optional_id(body, "device_id")
+    candidate = body.get("code")
+    repository = adapters().deliveries
+    if not codes.is_well_formed(candidate):
+        delivery = load(delivery_id)  # an unknown (or hidden) delivery answers 404 before malformed input
+        if hidden_from(delivery, actor):
+            raise _unknown(delivery_id)
+        raise InvalidInput("code", "must be exactly 6 digits 0-9")
+    code: str = candidate  # type: ignore[assignment]
+
+    now = adapters().clock.now()
+    mac = codes.code_mac(adapters().keys.key(), delivery_id, code)
+    check = CourierGuard(actor.courier_id, _not_blocked(now)) if actor.courier_id else None
+
+    def consume() -> WriteResult:
+        return repository.update(
+            delivery_id,
+            [
+                DeliveryModel.status.set(DELIVERED),
+                DeliveryModel.delivered_at.set(now.isoformat()),
+                DeliveryModel.delivered_issue.set(DeliveryModel.issue_number),
+                *kill_code_actions(),
+                *leave_rotation_actions(),
+                audit.record(
+                    audit.event("VERIFICATION", now, actor, outcome="ACCEPTED"), audit.event("DELIVERED", now, actor)
+                ),
+            ],
+            (DeliveryModel.status == SCHEDULED)
+            & (DeliveryModel.code_required == True)  # noqa: E712 - a pynamodb condition, not a test
+            & (DeliveryModel.code_valid_until > epoch(now))
+            & (DeliveryModel.code_mac == mac)
+            & (DeliveryModel.wrong_attempts < policy.WRONG_CODES_PER_CODE)
+            & (DeliveryModel.life_wrong_attempts < policy.WRONG_CODES_PER_LIFE)
+            & _assigned_to(actor),
+            check,
+        )
+
+    result = consume()
+    for _ in range(_MAX_WRITE_ROUNDS):
+        if result.courier_refused and _is_blocked(result.courier, now):
+            return _blocked(result.courier, now)
+        if result.applied:
+            return Answer(200, {"result": "ACCEPTED", "delivered_at": now.astimezone(UTC).isoformat()})
+        delivery = result.item
+        if delivery is None or hidden_from(delivery, actor):
+            raise _unknown(delivery_id)
+        verdict = _judge(delivery, now)
+        if verdict is not None:
+            repository.update(
+                delivery_id,
+                [
+                    audit.record(
+                        audit.event(
+                            "VERIFICATION", now, actor, issue_number=int(delivery.issue_number), outcome=verdict
+                        )
+                    )
+                ],
+                DeliveryModel.pk.exists(),
+            )
+            error_code, message = _RESULT_ERROR[verdict]
+            return Answer(
+                _RESULT_STATUS[verdict], {"result": verdict, "error": {"code": error_code, "message": message}}
+            )
+        if delivery.code_mac == mac:
+            # The right code lost a race with another write (a counter moved): try again on fresh state.
+            result = consume()
+            continue
+        result = _record_wrong_code(delivery, now, actor)
+        if result.applied:
+            left = policy.wrong_attempts_left(int(delivery.wrong_attempts) + 1, int(delivery.life_wrong_attempts) + 1)
+            return Answer(
+                403,
+                {
+                    "result": "REJECTED",
+                    "wrong_attempts_left": left,
+                    "error": {"code": "WRONG_CODE", "message": "the code is not the delivery's code"},
+                },
+            )
+    raise DependencyUnavailable("the delivery is changing too fast; try again")
+
+
+def _record_wrong_code(delivery: DeliveryModel, now: datetime, actor: Actor) -> WriteResult:
+    issue = int(delivery.issue_number)
+    wrong = int(delivery.wrong_attempts) + 1
+    life = int(delivery.life_wrong_attempts) + 1
+    events = [audit.event("VERIFICATION", now, actor, issue_number=issue, outcome="REJECTED")]
+    actions: list[Any] = [DeliveryModel.wrong_attempts.set(wrong), DeliveryModel.life_wrong_attempts.set(life)]
+    if life >= policy.WRONG_CODES_PER_LIFE:
+        actions += [DeliveryModel.status.set(ON_HOLD), *kill_code_actions(), *leave_rotation_actions()]
+        events.append(audit.event("ON_HOLD", now, Actor(audit.SYSTEM), issue_number=issue))
+    elif wrong >= policy.WRONG_CODES_PER_CODE:
+        actions += [DeliveryModel.status.set(LOCKED), *kill_code_actions()]
+        events.append(audit.event("LOCKED", now, Actor(audit.SYSTEM), issue_number=issue))
+
+    guard = None
+    if actor.courier_id:
+        courier = adapters().deliveries.courier(actor.courier_id)
+        if _is_blocked(courier, now):
+            return WriteResult(False, None, True, courier)
+        log, blocked_until = budgets.after_wrong_code(list(courier.wrong_log) if courier else [], now.timestamp())
+        version = int(courier.version) if courier else 0
+        courier_actions: list[Any] = [
+            CourierBudgetModel.courier_id.set(actor.courier_id),
+            CourierBudgetModel.wrong_log.set(log),
+            CourierBudgetModel.version.set(version + 1),
+            CourierBudgetModel.expires_at.set(
+                datetime.fromtimestamp(now.timestamp() + 2 * budgets.WINDOW_SECONDS, UTC)
+            ),
+        ]
+        if blocked_until is not None:
+            courier_actions.append(CourierBudgetModel.blocked_until.set(blocked_until))
+            events.append(audit.event("COURIER_BLOCKED", now, actor, issue_number=issue))
+            _count_block()
+        version_holds = (
+            CourierBudgetModel.version.does_not_exist() if courier is None else CourierBudgetModel.version == version
+        )
+        guard = CourierGuard(actor.courier_id, version_holds & _not_blocked(now), courier_actions)
+
+    actions.append(audit.record(*events))
+    # Exact counters in the condition: concurrent wrong codes serialise, none is lost or double-counted,
+    # and the write that reaches the limit is the one that locks.
+    return adapters().deliveries.update(
+        delivery.delivery_id,
+        actions,
+        (DeliveryModel.status == SCHEDULED)
+        & (DeliveryModel.issue_number == issue)
+        & (DeliveryModel.wrong_attempts == wrong - 1)
+        & (DeliveryModel.life_wrong_attempts == life - 1)
+        & (DeliveryModel.code_valid_until > epoch(now))
+        & _assigned_to(actor),
+        guard,
+    )
+
+
+def _count_block() -> None:
+    """A blocked courier is an operational signal (a stolen device, a brute-force attempt): measure it."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    with single_metric(name="CourierBlocked", unit=MetricUnit.Count, value=1) as metric:
+        metric.add_dimension(name="service", value="delivery-otp")
+
+
+def report_attempt(delivery_id: str, body: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    outcome = body.get("outcome")
+    optional_id(body, "courier_id")
+    optional_id(body, "device_id")
+    if not is_delivery_id(delivery_id):
+        raise _unknown(delivery_id)
+    if not isinstance(outcome, str) or outcome not in ATTEMPT_OUTCOMES:
+        delivery = load(delivery_id)
+        if hidden_from(delivery, actor):
+            raise _unknown(delivery_id)
+        raise InvalidInput("outcome", f"must be one of {', '.join(sorted(ATTEMPT_OUTCOMES))}")
+    now = adapters().clock.now()
+    result = adapters().deliveries.update(
+        delivery_id,
+        [
+            DeliveryModel.status.set(REQUEUED),
+            *kill_code_actions(),
+            audit.record(audit.event("ATTEMPT_FAILED", now, actor, outcome=outcome)),
+        ],
+        DeliveryModel.status.is_in(SCHEDULED, LOCKED) & _assigned_to(actor),
+    )
+    delivery = result.item
+    if delivery is None or hidden_from(delivery, actor):
+        raise _unknown(delivery_id)
+    if not result.applied and delivery.status != REQUEUED:
+        raise Conflict(f"delivery {delivery_id!r} is {delivery.status.lower()}: no attempt can be reported")
+    return {"status": REQUEUED, "next_delivery_date": next_date(delivery, now).isoformat()}
