@@ -5,13 +5,17 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from delivery_otp import service
-from delivery_otp.http import json_response, logger, make_app, request_json
+from delivery_otp.http import idempotent, json_response, logger, make_app, request_json
 
 app = make_app()
 
 
 @app.post("/deliveries")
 def register() -> Any:
+    return idempotent(app, _register)
+
+
+def _register() -> Any:
     answer = service.register(request_json(app))
     logger.info("delivery registered", extra={"delivery_id": answer.body["delivery_id"], "status": answer.status})
     return json_response(answer.status, answer.body)

@@ -4,7 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from delivery_otp import service
-from delivery_otp.http import json_response, logger, make_app, request_json
+from delivery_otp.http import idempotent, json_response, logger, make_app, request_json
 
 app = make_app()
 
@@ -22,8 +22,12 @@ def get_code(id: str) -> Any:  # noqa: A002
 
 @app.post("/deliveries/<id>/cancel")
 def cancel(id: str) -> Any:  # noqa: A002
-    body = service.cancel(id)
-    logger.info("delivery cancelled", extra={"delivery_id": id})
+    return idempotent(app, lambda: _cancel(id))
+
+
+def _cancel(delivery_id: str) -> Any:
+    body = service.cancel(delivery_id)
+    logger.info("delivery cancelled", extra={"delivery_id": delivery_id})
     return json_response(200, body)
 
 

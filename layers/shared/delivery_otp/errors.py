@@ -10,11 +10,14 @@ class DomainError(Exception):
     status = 400
     code = "BAD_REQUEST"
 
-    def __init__(self, message: str, *, body: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, message: str, *, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
-        # Some answers (verification results) carry a body of their own beside the error.
+        # Some answers carry fields of their own beside the error, or headers (Retry-After).
         self.body = body
+        self.headers = headers or {}
 
 
 class InvalidInput(DomainError):
@@ -61,3 +64,18 @@ class DependencyUnavailable(DomainError):
 class Forbidden(DomainError):
     status = 403
     code = "FORBIDDEN"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    code = "TOO_MANY_WRONG_CODES"
+
+
+class IdempotencyKeyReused(DomainError):
+    status = 422
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
+class RequestInProgress(DomainError):
+    status = 409
+    code = "REQUEST_IN_PROGRESS"

@@ -4,6 +4,7 @@ domain errors become HTTP answers (`{"error": {"code", "message"}}`, never a sta
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -42,13 +43,30 @@ def make_app() -> APIGatewayHttpResolver:
         body = error_body(exc.code, exc.message)
         if exc.body:
             body.update(exc.body)
-        return json_response(exc.status, body)
+        return json_response(exc.status, body, exc.headers)
 
     @app.not_found
     def not_found(_: Exception) -> Response:
         return json_response(404, error_body("NOT_FOUND", "no such route"))
 
     return app
+
+
+def raw_body(app: APIGatewayHttpResolver) -> str:
+    event = app.current_event
+    return (event.decoded_body if event.is_base64_encoded else event.body) or ""
+
+
+def idempotent(app: APIGatewayHttpResolver, run: Callable[[], Response]) -> Response:
+    """Answer a POST once per `Idempotency-Key`: a retry with the same key and body gets the first
+    answer again. Without the header the request simply runs; the machinery (boto3 included) is only
+    imported when a caller asks for it, to keep cold starts light."""
+    key = app.current_event.headers.get("idempotency-key")
+    if key is None:
+        return run()
+    from delivery_otp.idempotency import answer_once
+
+    return answer_once(app, key, run)
 
 
 def request_json(app: APIGatewayHttpResolver) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from delivery_otp import audit, budgets, codes, policy
 from delivery_otp.adapters.dynamo import CourierGuard, WriteResult
 from delivery_otp.audit import Actor
 from delivery_otp.calendar import has_ended
-from delivery_otp.errors import Conflict, DependencyUnavailable, InvalidInput, NotFound
+from delivery_otp.errors import Conflict, DependencyUnavailable, InvalidInput, NotFound, TooManyRequests
 from delivery_otp.model import (
     CANCELLED,
     DELIVERED,
@@ -91,14 +91,11 @@ def _is_blocked(courier: CourierBudgetModel | None, now: datetime) -> bool:
     return courier is not None and courier.blocked_until is not None and courier.blocked_until > now.timestamp()
 
 
-def _blocked(courier: CourierBudgetModel | None, now: datetime) -> Answer:
+def _blocked(courier: CourierBudgetModel | None, now: datetime) -> TooManyRequests:
+    """Raised, not answered: a refusal that depends on time must not be replayed by Idempotency-Key."""
     until = courier.blocked_until if courier and courier.blocked_until else now.timestamp() + 1
     wait = budgets.retry_after(until, now.timestamp())
-    return Answer(
-        429,
-        {"error": {"code": "TOO_MANY_WRONG_CODES", "message": f"too many wrong codes: try again in {wait} seconds"}},
-        {"Retry-After": str(wait)},
-    )
+    return TooManyRequests(f"too many wrong codes: try again in {wait} seconds", headers={"Retry-After": str(wait)})
 
 
 def verify(delivery_id: str, body: dict[str, Any], actor: Actor) -> Answer:
@@ -145,7 +142,7 @@ def verify(delivery_id: str, body: dict[str, Any], actor: Actor) -> Answer:
     result = consume()
     for _ in range(_MAX_WRITE_ROUNDS):
         if result.courier_refused and _is_blocked(result.courier, now):
-            return _blocked(result.courier, now)
+            raise _blocked(result.courier, now)
         if result.applied:
             return Answer(200, {"result": "ACCEPTED", "delivered_at": now.astimezone(UTC).isoformat()})
         delivery = result.item
