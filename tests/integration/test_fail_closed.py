@@ -1,0 +1,143 @@
+"""When DynamoDB, SES or the secret store cannot be reached, the answer is 503 and nothing changes:
+never a success, never a consumed or unlocked code, never an internal detail in the answer."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from datetime import datetime
+
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from botocore.exceptions import EndpointConnectionError
+from delivery_otp import service, wiring
+from delivery_otp.errors import DependencyUnavailable
+from delivery_otp.model import DeliveryModel
+from delivery_otp.notifications import send_code_email
+
+from tests.support import factories
+from tests.support.lambdas import call, invoke
+
+
+class UnreachableKeys:
+    def key(self) -> bytes:
+        raise DependencyUnavailable("the code key is unavailable")
+
+
+@contextmanager
+def dynamodb_down(*operations: str):
+    """Every named DynamoDB operation fails as if the endpoint were unreachable."""
+    _ = wiring.adapters().deliveries  # build the repository first: it renews the client it configures
+    events = DeliveryModel._get_connection().connection.client.meta.events
+
+    def unreachable(**_):
+        raise EndpointConnectionError(endpoint_url="https://dynamodb.eu-south-1.amazonaws.com")
+
+    for operation in operations:
+        events.register(f"before-call.dynamodb.{operation}", unreachable)
+    try:
+        yield
+    finally:
+        for operation in operations:
+            events.unregister(f"before-call.dynamodb.{operation}", unreachable)
+
+
+def raw_item(table, delivery_id):
+    return table.get_item(Key={"pk": f"D#{delivery_id}"}, ConsistentRead=True).get("Item")
+
+
+def assert_clean_503(status, body):
+    assert status == 503
+    assert body["error"]["code"] == "SERVICE_UNAVAILABLE"
+    text = json.dumps(body)
+    for leak in ["Traceback", "botocore", "amazonaws", "Endpoint", 'File "']:
+        assert leak not in text
+
+
+def registered(table):
+    body = factories.registration()
+    call("POST", "/deliveries", body=body)
+    delivery_id = body["delivery_id"]
+    return delivery_id, service.current_code(delivery_id)["code"], raw_item(table, delivery_id)
+
+
+def test_registration_without_the_secret_or_the_table_writes_nothing(clock, table):
+    body = factories.registration()
+    wiring.override(keys=UnreachableKeys())
+    assert_clean_503(*call("POST", "/deliveries", body=body)[::2])
+    wiring.reset()
+    wiring.override(clock=clock)
+    with dynamodb_down("PutItem"):
+        assert_clean_503(*call("POST", "/deliveries", body=body)[::2])
+    assert raw_item(table, body["delivery_id"]) is None
+    assert call("POST", "/deliveries", body=body)[0] == 201
+
+
+@pytest.mark.parametrize("operations", [("TransactWriteItems", "UpdateItem"), ("UpdateItem",), ("GetItem",)])
+def test_verification_fails_closed_at_each_step(clock, table, operations):
+    delivery_id, code, before = registered(table)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    with dynamodb_down(*operations):
+        for candidate in [code, wrong]:
+            status, _, body = call("POST", "/deliveries/{id}/verifications", delivery_id, {"code": candidate})
+            if operations == ("GetItem",):
+                continue  # the right code needs no read; checked below that nothing broke
+            assert_clean_503(status, body)
+    after = raw_item(table, delivery_id)
+    if operations != ("GetItem",):
+        assert after == before
+    assert call("POST", "/deliveries/{id}/verifications", delivery_id, {"code": code})[0] in (200, 409)
+
+
+def test_verification_without_the_secret_changes_nothing(clock, table):
+    delivery_id, code, before = registered(table)
+    wiring.override(keys=UnreachableKeys())
+    assert_clean_503(*call("POST", "/deliveries/{id}/verifications", delivery_id, {"code": code})[::2])
+    assert_clean_503(*call("GET", "/deliveries/{id}/code", delivery_id)[::2])
+    assert raw_item(table, delivery_id) == before
+
+
+def test_cancel_attempt_and_rotation_fail_closed(clock, table):
+    delivery_id, _, before = registered(table)
+    with dynamodb_down("UpdateItem"):
+        assert_clean_503(*call("POST", "/deliveries/{id}/cancel", delivery_id)[::2])
+        assert_clean_503(*call("POST", "/deliveries/{id}/attempts", delivery_id, {"outcome": "ACCESS_PROBLEM"})[::2])
+        clock.freeze(datetime.fromisoformat("2026-11-24T00:30:00+01:00"))
+        with pytest.raises(DependencyUnavailable):
+            service.rotate_due()
+    assert raw_item(table, delivery_id) == before
+
+
+def test_an_email_that_cannot_be_sent_is_retried_not_lost(clock, table):
+    delivery_id, _, before = registered(table)
+    mailer = wiring.adapters().mailer
+    events = mailer._ses().meta.events
+
+    def unreachable(**_):
+        raise EndpointConnectionError(endpoint_url="https://email.eu-south-1.amazonaws.com")
+
+    events.register("before-call.ses.SendRawEmail", unreachable)
+    try:
+        with pytest.raises(DependencyUnavailable):
+            send_code_email(delivery_id, 1)
+        record = {
+            "eventID": "1",
+            "eventName": "INSERT",
+            "eventSource": "aws:dynamodb",
+            "dynamodb": {
+                "SequenceNumber": "100",
+                "NewImage": {
+                    "pk": {"S": f"D#{delivery_id}"},
+                    "delivery_id": {"S": delivery_id},
+                    "issue_number": {"N": "1"},
+                },
+            },
+        }
+        # Every record of the batch failed: the invocation fails, so Lambda retries the batch (then bisects
+        # and parks it in the dead-letter queue); a partly failed batch reports its failed records.
+        with pytest.raises(BatchProcessingError):
+            invoke("EmailFunction", {"Records": [record]})
+    finally:
+        events.unregister("before-call.ses.SendRawEmail", unreachable)
+    assert raw_item(table, delivery_id)["emailed_issue"] == 0
+    assert send_code_email(delivery_id, 1) is True  # the retry sends it
