@@ -6,8 +6,8 @@ import json
 import uuid
 
 from boto3.dynamodb.conditions import Attr
-
 from delivery_otp import service
+
 from tests.support import factories
 from tests.support.lambdas import http_event, invoke
 

@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
+from email.utils import format_datetime
 from typing import Literal
 
 from delivery_otp import codes
@@ -535,9 +536,13 @@ def _render_html(
 """
 
 
-def build_mime(*, sender: str, to: str, email: RenderedEmail) -> bytes:
-    """multipart/alternative (text, then HTML), UTF-8, CRLF line ends: the raw message SES SendRawEmail takes."""
+def build_mime(*, sender: str, to: str, email: RenderedEmail, sent_at: datetime.datetime | None = None) -> bytes:
+    """multipart/alternative (text, then HTML), UTF-8, CRLF line ends: the raw message SES SendRawEmail takes.
+
+    `sent_at` (from the injected clock) becomes the Date header, so the local mailbox shows when it was sent."""
     message = EmailMessage()
+    if sent_at is not None:
+        message["Date"] = format_datetime(sent_at)
     message["Subject"] = email.subject
     message["From"] = sender
     message["To"] = to

@@ -10,7 +10,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
-from delivery_otp.errors import DomainError
+from delivery_otp.errors import DomainError, MalformedRequest
 from delivery_otp.validation import parse_json_object
 
 logger = Logger()
@@ -53,8 +53,17 @@ def make_app() -> APIGatewayHttpResolver:
 
 
 def raw_body(app: APIGatewayHttpResolver) -> str:
+    """The body as text. API Gateway base64-encodes bodies that are not UTF-8: those are refused."""
     event = app.current_event
-    return (event.decoded_body if event.is_base64_encoded else event.body) or ""
+    if not event.is_base64_encoded:
+        return event.body or ""
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode(event.body or "").decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise MalformedRequest("the request body is not UTF-8 text") from exc
 
 
 def idempotent(app: APIGatewayHttpResolver, run: Callable[[], Response]) -> Response:
@@ -70,9 +79,7 @@ def idempotent(app: APIGatewayHttpResolver, run: Callable[[], Response]) -> Resp
 
 
 def request_json(app: APIGatewayHttpResolver) -> dict[str, Any]:
-    event = app.current_event
-    raw = event.decoded_body if event.is_base64_encoded else event.body
-    return parse_json_object(raw)
+    return parse_json_object(raw_body(app))
 
 
 def courier_actor(app: APIGatewayHttpResolver, body: dict[str, Any]) -> Any:

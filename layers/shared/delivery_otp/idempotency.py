@@ -62,8 +62,10 @@ def _caller(raw_event: dict[str, Any]) -> str:
 def answer_once(app: APIGatewayHttpResolver, key: str, run: Callable[[], Response]) -> Response:
     if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
         raise MalformedRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters")
+    from delivery_otp.http import raw_body
+
     event = app.current_event
-    body = (event.decoded_body if event.is_base64_encoded else event.body) or ""
+    body = raw_body(app)
     route = event.raw_event.get("routeKey", "")
     fingerprint = hmac.new(
         adapters().keys.key(), f"idempotency\x1f{route}\x1f{event.path}\x1f{body}".encode(), hashlib.sha256

@@ -65,7 +65,7 @@ def send_code_email(delivery_id: str, issue: int) -> bool:
         reason="issued" if issue == 1 else "rotated",
     )
     mailer = adapters().mailer
-    mailer.send(found.email, build_mime(sender=mailer.sender, to=found.email, email=rendered))
+    mailer.send(found.email, build_mime(sender=mailer.sender, to=found.email, email=rendered, sent_at=now))
     adapters().deliveries.update(
         delivery_id,
         [

@@ -1,0 +1,72 @@
+"""The local-only routes of SPEC section 7: health, mailbox, clock, schedules, invoke. Never deployed."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+if TYPE_CHECKING:
+    from local.stack import LocalStack
+
+
+def _json(status: int, body: Any) -> tuple[int, dict[str, str], bytes]:
+    return status, {"Content-Type": "application/json"}, json.dumps(body, default=str).encode()
+
+
+def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
+    return _json(status, {"error": {"code": code, "message": message}})
+
+
+def _body(raw: bytes) -> Any:
+    try:
+        return json.loads(raw or b"null")
+    except ValueError:
+        return ValueError
+
+
+def local_route(stack: LocalStack, method: str, path: str, query: str, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    if path == "/local/health" and method == "GET":
+        return _json(200 if stack.ready else 503, {"status": "ok" if stack.ready else "starting"})
+    if path == "/local/mailbox" and method == "GET":
+        to = parse_qs(query).get("to", [None])[0]
+        return _json(200, stack.mailbox(to))
+    if path == "/local/clock":
+        if method == "PUT":
+            return _set_clock(stack, _body(raw))
+        if method == "DELETE":
+            stack.clock.release()
+            return _json(200, {"now": stack.clock.now().isoformat(), "frozen": False})
+        if method == "GET":
+            return _json(200, {"now": stack.clock.now().isoformat(), "frozen": stack.clock.frozen is not None})
+    if path == "/local/schedules/run" and method == "POST":
+        return _json(200, stack.run_schedules())
+    if path.startswith("/local/invoke/") and method == "POST":
+        name = path.removeprefix("/local/invoke/")
+        if name not in stack.functions:
+            return _error(404, "NOT_FOUND", f"no function {name!r} in template.yaml")
+        event = _body(raw)
+        if event is ValueError:
+            return _error(400, "MALFORMED_REQUEST", "the event must be JSON")
+        result = stack.functions[name].invoke(event if event is not None else {})
+        stack.drain()
+        return _json(200, result)
+    return _error(404, "NOT_FOUND", f"no local route {method} {path}")
+
+
+def _set_clock(stack: LocalStack, body: Any) -> tuple[int, dict[str, str], bytes]:
+    if not isinstance(body, dict) or not isinstance(body.get("now"), str):
+        return _error(
+            422,
+            "INVALID_INPUT",
+            'now: required, an ISO 8601 instant with offset, e.g. {"now": "2026-11-23T21:00:00+01:00"}',
+        )
+    try:
+        instant = datetime.fromisoformat(body["now"])
+    except ValueError:
+        return _error(422, "INVALID_INPUT", f"now: {body['now']!r} is not an ISO 8601 instant")
+    if instant.tzinfo is None:
+        return _error(422, "INVALID_INPUT", "now: the instant needs an offset (e.g. +01:00 or Z)")
+    stack.clock.freeze(instant)
+    return _json(200, {"now": instant.isoformat(), "frozen": True})

@@ -1,0 +1,45 @@
+"""The local stack as a newcomer runs it: `python -m local` in a subprocess, on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from local.stack import free_port
+from local.template import ROOT
+
+
+@pytest.fixture(scope="session")
+def stack_url():
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "LOCAL_AUTH": "off", "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the local stack exited: {process.stdout.read().decode(errors='replace')}")
+        try:
+            if requests.get(f"{url}/local/health", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("the local stack did not become healthy within 60 s")
+        time.sleep(0.1)
+    yield url
+    process.send_signal(signal.SIGINT)
+    try:
+        assert process.wait(timeout=20) == 0, "Ctrl-C should stop the local stack cleanly"
+    finally:
+        if process.poll() is None:
+            process.kill()
