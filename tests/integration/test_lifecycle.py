@@ -136,6 +136,8 @@ def test_failed_attempt_requeues_and_the_night_brings_a_new_code(clock):
         service.current_code(delivery_id)
     state = service.get_delivery(delivery_id)
     assert state["status"] == "REQUEUED" and state["delivery_date"] == "2026-11-23"
+    failed = [e for e in service.audit_trail(delivery_id)["events"] if e["type"] == "ATTEMPT_FAILED"]
+    assert [(e["issue_number"], e["outcome"]) for e in failed] == [(1, "RECIPIENT_UNAVAILABLE")]
 
     clock.freeze(datetime.fromisoformat("2026-11-24T00:20:00+01:00"))
     service.rotate_due()

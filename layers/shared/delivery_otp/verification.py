@@ -256,18 +256,29 @@ def report_attempt(delivery_id: str, body: dict[str, Any], actor: Actor) -> dict
             raise _unknown(delivery_id)
         raise InvalidInput("outcome", f"must be one of {', '.join(sorted(ATTEMPT_OUTCOMES))}")
     now = adapters().clock.now()
-    result = adapters().deliveries.update(
-        delivery_id,
-        [
-            DeliveryModel.status.set(REQUEUED),
-            *kill_code_actions(),
-            audit.record(audit.event("ATTEMPT_FAILED", now, actor, outcome=outcome)),
-        ],
-        DeliveryModel.status.is_in(SCHEDULED, LOCKED) & _assigned_to(actor),
-    )
-    delivery = result.item
-    if delivery is None or hidden_from(delivery, actor):
-        raise _unknown(delivery_id)
-    if not result.applied and delivery.status != REQUEUED:
-        raise Conflict(f"delivery {delivery_id!r} is {delivery.status.lower()}: no attempt can be reported")
+    repository = adapters().deliveries
+    delivery = repository.get(delivery_id)
+    for _ in range(_MAX_WRITE_ROUNDS):
+        if delivery is None or hidden_from(delivery, actor):
+            raise _unknown(delivery_id)
+        if delivery.status == REQUEUED:
+            break
+        if delivery.status not in (SCHEDULED, LOCKED):
+            raise Conflict(f"delivery {delivery_id!r} is {delivery.status.lower()}: no attempt can be reported")
+        # Read first (attempts are not on the door's critical path) so the audit names the code that died.
+        issue = int(delivery.issue_number)
+        result = repository.update(
+            delivery_id,
+            [
+                DeliveryModel.status.set(REQUEUED),
+                *kill_code_actions(),
+                audit.record(audit.event("ATTEMPT_FAILED", now, actor, issue_number=issue or None, outcome=outcome)),
+            ],
+            DeliveryModel.status.is_in(SCHEDULED, LOCKED) & (DeliveryModel.issue_number == issue) & _assigned_to(actor),
+        )
+        if result.applied:
+            break
+        delivery = result.item
+    else:
+        raise DependencyUnavailable("the delivery is changing too fast; try again")
     return {"status": REQUEUED, "next_delivery_date": next_date(delivery, now).isoformat()}
