@@ -79,3 +79,9 @@ class IdempotencyKeyReused(DomainError):
 class RequestInProgress(DomainError):
     status = 409
     code = "REQUEST_IN_PROGRESS"
+
+
+def unknown_delivery(delivery_id: str) -> NotFound:
+    """The one answer for an id that is not registered, is malformed, or is hidden from this courier,
+    so none of them can be told apart by probing."""
+    return NotFound(f"delivery {delivery_id!r} is not registered")

@@ -20,7 +20,7 @@ from delivery_otp import audit, codes, policy
 from delivery_otp.audit import Actor
 from delivery_otp.calendar import end_of_day, has_ended, local_date, next_delivery_date
 from delivery_otp.config import settings
-from delivery_otp.errors import Conflict, DateAlreadyEnded, Gone, InvalidInput, NotFound
+from delivery_otp.errors import Conflict, DateAlreadyEnded, Gone, InvalidInput, NotFound, unknown_delivery
 from delivery_otp.model import (
     CANCELLED,
     DELIVERED,
@@ -98,10 +98,10 @@ def view(delivery: DeliveryModel, now: datetime) -> dict[str, Any]:
 def load(delivery_id: str) -> DeliveryModel:
     # An id that could never have been registered is as unknown as one that was not.
     if not is_delivery_id(delivery_id):
-        raise NotFound(f"delivery {delivery_id!r} is not registered")
+        raise unknown_delivery(delivery_id)
     delivery = adapters().deliveries.get(delivery_id)
     if delivery is None:
-        raise NotFound(f"delivery {delivery_id!r} is not registered")
+        raise unknown_delivery(delivery_id)
     return delivery
 
 
@@ -229,7 +229,7 @@ def leave_rotation_actions() -> list[Any]:
 
 def cancel(delivery_id: str) -> dict[str, Any]:
     if not is_delivery_id(delivery_id):
-        raise NotFound(f"delivery {delivery_id!r} is not registered")
+        raise unknown_delivery(delivery_id)
     now = adapters().clock.now()
     result = adapters().deliveries.update(
         delivery_id,
@@ -242,7 +242,7 @@ def cancel(delivery_id: str) -> dict[str, Any]:
         DeliveryModel.status.is_in(SCHEDULED, LOCKED, REQUEUED, ON_HOLD),
     )
     if result.item is None:
-        raise NotFound(f"delivery {delivery_id!r} is not registered")
+        raise unknown_delivery(delivery_id)
     if not result.applied and result.item.status == DELIVERED:
         raise Conflict(f"delivery {delivery_id!r} has already been delivered")
     return view(result.item, now)
@@ -255,7 +255,7 @@ def assign_courier(delivery_id: str, body: dict[str, Any]) -> dict[str, Any]:
         load(delivery_id)
         raise InvalidInput("courier_id", "must be 1 to 128 of A-Z, a-z, 0-9, '.', '_', '@', '+', '-'")
     if not is_delivery_id(delivery_id):
-        raise NotFound(f"delivery {delivery_id!r} is not registered")
+        raise unknown_delivery(delivery_id)
     now = adapters().clock.now()
     result = adapters().deliveries.update(
         delivery_id,
@@ -266,7 +266,7 @@ def assign_courier(delivery_id: str, body: dict[str, Any]) -> dict[str, Any]:
         DeliveryModel.status.is_in(*OPEN_STATES),
     )
     if result.item is None:
-        raise NotFound(f"delivery {delivery_id!r} is not registered")
+        raise unknown_delivery(delivery_id)
     if not result.applied:
         raise Conflict(f"delivery {delivery_id!r} is {result.item.status.lower()}: it can no longer be assigned")
     return view(result.item, now)

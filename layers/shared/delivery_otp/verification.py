@@ -16,7 +16,13 @@ from delivery_otp import audit, budgets, codes, policy
 from delivery_otp.adapters.dynamo import CourierGuard, WriteResult
 from delivery_otp.audit import Actor
 from delivery_otp.calendar import has_ended
-from delivery_otp.errors import Conflict, DependencyUnavailable, InvalidInput, NotFound, TooManyRequests
+from delivery_otp.errors import (
+    Conflict,
+    DependencyUnavailable,
+    InvalidInput,
+    TooManyRequests,
+    unknown_delivery,
+)
 from delivery_otp.model import (
     CANCELLED,
     DELIVERED,
@@ -51,10 +57,6 @@ _RESULT_ERROR = {
     "EXPIRED": ("NO_LIVE_CODE", "the delivery has no live code"),
     "LOCKED": ("LOCKED", "too many wrong codes today: the delivery is locked until the next delivery day"),
 }
-
-
-def _unknown(delivery_id: str) -> NotFound:
-    return NotFound(f"delivery {delivery_id!r} is not registered")
 
 
 def hidden_from(delivery: DeliveryModel, actor: Actor) -> bool:
@@ -100,7 +102,7 @@ def _blocked(courier: CourierBudgetModel | None, now: datetime) -> TooManyReques
 
 def verify(delivery_id: str, body: dict[str, Any], actor: Actor) -> Answer:
     if not is_delivery_id(delivery_id):
-        raise _unknown(delivery_id)
+        raise unknown_delivery(delivery_id)
     optional_id(body, "courier_id")
     optional_id(body, "device_id")
     candidate = body.get("code")
@@ -108,7 +110,7 @@ def verify(delivery_id: str, body: dict[str, Any], actor: Actor) -> Answer:
     if not codes.is_well_formed(candidate):
         delivery = load(delivery_id)  # an unknown (or hidden) delivery answers 404 before malformed input
         if hidden_from(delivery, actor):
-            raise _unknown(delivery_id)
+            raise unknown_delivery(delivery_id)
         raise InvalidInput("code", "must be exactly 6 digits 0-9")
     code: str = candidate  # type: ignore[assignment]
 
@@ -147,7 +149,7 @@ def verify(delivery_id: str, body: dict[str, Any], actor: Actor) -> Answer:
             return Answer(200, {"result": "ACCEPTED", "delivered_at": now.astimezone(UTC).isoformat()})
         delivery = result.item
         if delivery is None or hidden_from(delivery, actor):
-            raise _unknown(delivery_id)
+            raise unknown_delivery(delivery_id)
         verdict = _judge(delivery, now)
         if verdict is not None:
             repository.update(
@@ -249,18 +251,18 @@ def report_attempt(delivery_id: str, body: dict[str, Any], actor: Actor) -> dict
     optional_id(body, "courier_id")
     optional_id(body, "device_id")
     if not is_delivery_id(delivery_id):
-        raise _unknown(delivery_id)
+        raise unknown_delivery(delivery_id)
     if not isinstance(outcome, str) or outcome not in ATTEMPT_OUTCOMES:
         delivery = load(delivery_id)
         if hidden_from(delivery, actor):
-            raise _unknown(delivery_id)
+            raise unknown_delivery(delivery_id)
         raise InvalidInput("outcome", f"must be one of {', '.join(sorted(ATTEMPT_OUTCOMES))}")
     now = adapters().clock.now()
     repository = adapters().deliveries
     delivery = repository.get(delivery_id)
     for _ in range(_MAX_WRITE_ROUNDS):
         if delivery is None or hidden_from(delivery, actor):
-            raise _unknown(delivery_id)
+            raise unknown_delivery(delivery_id)
         if delivery.status == REQUEUED:
             break
         if delivery.status not in (SCHEDULED, LOCKED):
