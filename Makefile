@@ -28,6 +28,7 @@ unit integration infrastructure e2e: $(VENV)/.synced
 validate: $(VENV)/.synced
 	$(VENV)/bin/sam validate --lint --template template.yaml
 	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 	$(VENV)/bin/sam build --template template.yaml --build-dir .aws-sam/build > .aws-sam-build.log 2>&1 || (cat .aws-sam-build.log; exit 1)
 
 lint: $(VENV)/.synced

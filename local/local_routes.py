@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
+
+from local.auth import COURIER_ID
 
 if TYPE_CHECKING:
     from local.stack import LocalStack
@@ -42,6 +45,16 @@ def local_route(stack: LocalStack, method: str, path: str, query: str, raw: byte
             return _json(200, {"now": stack.clock.now().isoformat(), "frozen": stack.clock.frozen is not None})
     if path == "/local/schedules/run" and method == "POST":
         return _json(200, stack.run_schedules())
+    if path == "/local/credentials/storefront" and method == "GET" and stack.auth is not None:
+        return _json(200, stack.auth.storefront_credentials())
+    if path == "/local/tokens/courier" and method == "POST" and stack.auth is not None:
+        body = _body(raw)
+        courier_id = body.get("courier_id") if isinstance(body, dict) else None
+        if not isinstance(courier_id, str) or re.fullmatch(COURIER_ID, courier_id, re.ASCII) is None:
+            return _error(
+                422, "INVALID_INPUT", "courier_id: required, 1 to 128 of A-Z, a-z, 0-9, '.', '_', '@', '+', '-'"
+            )
+        return _json(200, stack.auth.courier_token(courier_id))
     if path.startswith("/local/invoke/") and method == "POST":
         name = path.removeprefix("/local/invoke/")
         if name not in stack.functions:

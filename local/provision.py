@@ -34,7 +34,6 @@ def parameter_defaults() -> dict[str, Any]:
 def provision(session: boto3.Session, *, suffix: str = "local") -> dict[str, dict[str, str]]:
     """Create every table, queue and secret of the template; `suffix` keeps parallel runs apart."""
     refs: dict[str, dict[str, str]] = {}
-    region = session.region_name
     for name, spec in resources("AWS::DynamoDB::Table").items():
         props = spec.get("Properties", {})
         table_name = f"{name}-{suffix}"
@@ -64,12 +63,44 @@ def provision(session: boto3.Session, *, suffix: str = "local") -> dict[str, dic
         value = secrets.token_hex(length)[:length]
         arn = session.client("secretsmanager").create_secret(Name=f"{name}-{suffix}", SecretString=value)["ARN"]
         refs[name] = {"Ref": arn, "Arn": arn}
+    _provision_cognito(session, refs, suffix)
     sender = parameter_defaults().get("EmailSender")
     if sender:
         session.client("ses").verify_email_identity(EmailAddress=sender)
-    refs["AWS::Region"] = {"Ref": region}
-    refs["AWS::AccountId"] = {"Ref": ACCOUNT}
     return refs
+
+
+def _provision_cognito(session: boto3.Session, refs: dict[str, dict[str, str]], suffix: str) -> None:
+    """The couriers' user pool, its resource server (scopes) and app client, as the template has them.
+
+    The client also allows the admin password flow, which only the local stack uses to mint tokens;
+    each scope gets a pool group of the same name (see local/auth.py for why)."""
+    refs["AWS::Region"] = {"Ref": session.region_name}
+    refs["AWS::AccountId"] = {"Ref": ACCOUNT}
+    cognito = session.client("cognito-idp")
+    for name in resources("AWS::Cognito::UserPool"):
+        pool = cognito.create_user_pool(PoolName=f"{name}-{suffix}")["UserPool"]
+        refs[name] = {
+            "Ref": pool["Id"],
+            "Arn": pool["Arn"],
+            "ProviderName": f"cognito-idp.{session.region_name}.amazonaws.com/{pool['Id']}",
+        }
+    for spec in resources("AWS::Cognito::UserPoolResourceServer").values():
+        props = spec["Properties"]
+        pool_id = resolve(props["UserPoolId"], refs)
+        cognito.create_resource_server(
+            UserPoolId=pool_id, Identifier=props["Identifier"], Name=props["Name"], Scopes=props.get("Scopes", [])
+        )
+        for scope in props.get("Scopes", []):
+            cognito.create_group(UserPoolId=pool_id, GroupName=f"{props['Identifier']}/{scope['ScopeName']}")
+    for name, spec in resources("AWS::Cognito::UserPoolClient").items():
+        props = spec["Properties"]
+        client = cognito.create_user_pool_client(
+            UserPoolId=resolve(props["UserPoolId"], refs),
+            ClientName=props.get("ClientName", name),
+            ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        )["UserPoolClient"]
+        refs[name] = {"Ref": client["ClientId"]}
 
 
 def resolve(value: Any, refs: dict[str, dict[str, str]]) -> Any:

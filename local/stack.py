@@ -36,9 +36,10 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import boto3
 
 from local import mailbox
+from local.auth import LocalAuth, Refused
 from local.emulator import start_moto
 from local.provision import function_environment, provision, resolve
-from local.template import ROOT, functions, http_routes, resources
+from local.template import ROOT, functions, http_route_events, resources
 
 REGION = "eu-south-1"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -108,10 +109,11 @@ class Function:
 
 
 class Route:
-    def __init__(self, method: str, path: str, function: str) -> None:
+    def __init__(self, method: str, path: str, function: str, auth: dict[str, Any] | None = None) -> None:
         self.method = method
         self.path = path
         self.function = function
+        self.auth = auth or {}
         self.params = re.findall(r"{([^}/]+)}", path)
         pattern = re.sub(r"{[^}/]+}", "([^/]+)", re.escape(path).replace(r"\{", "{").replace(r"\}", "}"))
         self.regex = re.compile(f"^{pattern}$")
@@ -291,6 +293,7 @@ class LocalStack:
         self.consumers: list[StreamConsumer] = []
         self.schedules: dict[str, Any] = {}
         self.refs: dict[str, dict[str, str]] = {}
+        self.auth: LocalAuth | None = None
         self.ready = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -328,7 +331,13 @@ class LocalStack:
         wiring.override(clock=self.clock)
 
         self.functions = {name: Function(name, props) for name, props in templates.items()}
-        self.routes = [Route(method, path, fn) for method, path, fn in http_routes()]
+        self.routes = [Route(method, path, fn, auth) for method, path, fn, auth in http_route_events()]
+        # Authentication as API Gateway enforces it, unless a newcomer switches it off for curl experiments.
+        self.auth = (
+            None
+            if os.environ.get("LOCAL_AUTH", "on").lower() == "off"
+            else LocalAuth(REGION, self.moto_url, self.refs, self.session)
+        )
         self._wire_events(templates)
 
         self.server = _Server((self.host, self.port), _handler_for(self))
@@ -443,21 +452,27 @@ def _handler_for(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
         def _api(self, path: str, query: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
             for route in stack.routes:
                 params = route.match(self.command, path)
-                if params is not None:
-                    event = api_event(
-                        route,
-                        self.command,
-                        path,
-                        query,
-                        dict(self.headers.items()),
-                        body,
-                        params,
-                        self.client_address[0],
-                    )
-                    return _from_lambda(stack.functions[route.function].invoke(event))
+                if params is None:
+                    continue
+                headers = dict(self.headers.items())
+                event = api_event(route, self.command, path, query, headers, body, params, self.client_address[0])
+                if stack.auth is not None:
+                    try:
+                        rule = stack.auth.for_route(route.auth)
+                        authorizer = stack.auth.check(rule, self.command, path, query, headers, body)
+                    except Refused as refused:
+                        return _json(refused.status, {"message": refused.message})
+                    if authorizer:
+                        event["requestContext"]["authorizer"] = authorizer
+                return _from_lambda(stack.functions[route.function].invoke(event))
             return _json(404, {"message": "Not Found"})
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _dispatch  # noqa: N815
+        def __getattr__(self, name: str) -> Any:
+            # Every method, even ones http.server never heard of, is routed (and answered 404 when no
+            # route declares it), as API Gateway does.
+            if name.startswith("do_"):
+                return self._dispatch
+            raise AttributeError(name)
 
     return Handler
 

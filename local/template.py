@@ -89,12 +89,17 @@ def functions() -> dict[str, dict[str, Any]]:
     return merged
 
 
-def http_routes() -> list[tuple[str, str, str]]:
-    """(method, path, function logical id) for every HttpApi event, as API Gateway would route them."""
+def http_route_events() -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(method, path, function logical id, the event's Auth block) for every HttpApi event."""
     routes = []
     for name, props in functions().items():
         for event in props.get("Events", {}).values():
             if event.get("Type") == "HttpApi":
                 ev = event.get("Properties", {})
-                routes.append((ev["Method"].upper(), ev["Path"], name))
+                routes.append((ev["Method"].upper(), ev["Path"], name, ev.get("Auth", {})))
     return routes
+
+
+def http_routes() -> list[tuple[str, str, str]]:
+    """(method, path, function logical id) for every HttpApi event, as API Gateway would route them."""
+    return [(method, path, name) for method, path, name, _ in http_route_events()]

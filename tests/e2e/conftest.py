@@ -6,7 +6,9 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -17,16 +19,29 @@ from local.template import ROOT
 
 @pytest.fixture(scope="session")
 def stack_url():
+    """Authentication off, as a newcomer experimenting with curl runs it."""
+    yield from _stack("off")
+
+
+@pytest.fixture(scope="session")
+def secure_stack_url():
+    """Authentication on: the default, enforcing what API Gateway enforces in AWS."""
+    yield from _stack("on")
+
+
+def _stack(auth: str):
     port = free_port()
-    env = {**os.environ, "PORT": str(port), "LOCAL_AUTH": "off", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PORT": str(port), "LOCAL_AUTH": auth, "PYTHONUNBUFFERED": "1"}
+    # A file, not a pipe: nobody reads the log while the tests run, and a full pipe would block the stack.
+    log = tempfile.NamedTemporaryFile(prefix=f"local-stack-{auth}-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"the local stack exited: {process.stdout.read().decode(errors='replace')}")
+            raise RuntimeError(f"the local stack exited: {Path(log.name).read_text(errors='replace')[-4000:]}")
         try:
             if requests.get(f"{url}/local/health", timeout=1).status_code == 200:
                 break
@@ -36,6 +51,7 @@ def stack_url():
             process.kill()
             raise RuntimeError("the local stack did not become healthy within 60 s")
         time.sleep(0.1)
+    print(f"local stack ({auth}) log: {log.name}")
     yield url
     process.send_signal(signal.SIGINT)
     try:

@@ -125,7 +125,7 @@ def test_parallel_requests_keep_the_exactly_once_rules(stack_url):
         b"not json",
         b"[]",
         b'{"delivery_id": 5}',
-        '{"order_value": {"amount": 1e400}}'.encode(),
+        b'{"order_value": {"amount": 1e400}}',
         b"\xff\xfe\x00",
         b"{" * 10_000,
         b'{"a": "' + b"x" * 200_000 + b'"}',

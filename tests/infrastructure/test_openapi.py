@@ -29,10 +29,11 @@ STOREFRONT = {
     ("GET", "/deliveries/{id}/code"): {"200", "404", "410"},
     ("POST", "/deliveries/{id}/cancel"): {"200", "404", "409"},
     ("GET", "/deliveries/{id}/events"): {"200", "404"},
+    ("PUT", "/deliveries/{id}/courier"): {"200", "404", "409", "422"},
 }
 COURIER = {
-    ("POST", "/deliveries/{id}/verifications"): {"200", "400", "403", "404", "409", "410", "422", "423"},
-    ("POST", "/deliveries/{id}/attempts"): {"200", "400", "404", "409", "422"},
+    ("POST", "/deliveries/{id}/verifications"): {"200", "400", "403", "404", "409", "410", "422", "423", "429"},
+    ("POST", "/deliveries/{id}/attempts"): {"200", "400", "403", "404", "409", "422"},
 }
 LOCAL = {
     ("GET", "/local/health"),
@@ -212,7 +213,7 @@ def test_registration_requires_what_the_spec_requires_and_ignores_unknown_fields
     assert props["order_value"]["properties"]["currency"]["pattern"] == "^[A-Z]{3}$"
     assert props["destination"]["properties"]["country"]["pattern"] == "^[A-Z]{2}$"
     assert props["delivery_date"]["format"] == "date"
-    assert props["require_code"]["type"] == "boolean"
+    assert props["require_code"]["type"] == ["boolean", "null"]  # null counts as left out
 
 
 def test_the_documented_patterns_are_the_ones_the_code_enforces(doc):
@@ -239,7 +240,9 @@ def test_delivery_body_is_the_spec_body(doc):
         "issue_number",
         "wrong_attempts_left",
     }
-    assert set(props) == fields and set(delivery["required"]) == fields
+    # SPEC's fields, all always present; fields added later (courier_id) are documented and optional.
+    assert set(delivery["required"]) == fields and fields <= set(props)
+    assert set(props) - fields == {"courier_id"}
     assert props["status"]["enum"] == ["SCHEDULED", "DELIVERED", "REQUEUED", "LOCKED", "ON_HOLD", "CANCELLED"]
     assert props["code_valid_until"]["type"] == ["string", "null"]
     assert props["code_valid_until"]["format"] == "date-time"
@@ -285,7 +288,12 @@ def test_each_verification_answer_carries_its_result(doc, status, result):
     others = set(VERIFICATION_RESULTS.values()) - {result}
     for other in others:
         assert not check.is_valid(body | {"result": other}), f"{status} must not accept {other}"
-    if status != "200":
+    if status == "403":
+        # 403 is also the answer for a courier_id that is not the token's (an error without result);
+        # a REJECTED answer must still say how many attempts are left.
+        assert not check.is_valid({k: v for k, v in body.items() if k != "wrong_attempts_left"})
+        assert "error" in body
+    elif status != "200":
         assert not check.is_valid({k: v for k, v in body.items() if k != "result"}), "result is required"
         assert "error" in body
 

@@ -31,15 +31,20 @@ SPEC_ROUTES = {
     ("GET", "/deliveries/{id}/events"),
     ("POST", "/deliveries/{id}/verifications"),
     ("POST", "/deliveries/{id}/attempts"),
+    ("PUT", "/deliveries/{id}/courier"),
 }
+STOREFRONT_ROUTES = {r for r in SPEC_ROUTES if not r[1].endswith(("/verifications", "/attempts"))}
+COURIER_ROUTES = SPEC_ROUTES - STOREFRONT_ROUTES
+# Idempotency-Key records (Powertools) are put, completed and, on failure, deleted by every POST route.
+IDEMPOTENCY = {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 
 # Everything each function's role may do, beyond what SAM adds for logs, X-Ray, the stream and the
 # on-failure destinations. Widening a role is a deliberate change: it shows up here.
 ALLOWED_ACTIONS = {
-    "RegisterFunction": {"dynamodb:PutItem", "dynamodb:GetItem", "secretsmanager:GetSecretValue"},
-    "StorefrontFunction": {"dynamodb:GetItem", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue"},
-    "VerifyFunction": {"dynamodb:GetItem", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue"},
-    "AttemptFunction": {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+    "RegisterFunction": IDEMPOTENCY | {"secretsmanager:GetSecretValue"},
+    "StorefrontFunction": IDEMPOTENCY | {"secretsmanager:GetSecretValue"},
+    "VerifyFunction": IDEMPOTENCY | {"dynamodb:ConditionCheckItem", "secretsmanager:GetSecretValue"},
+    "AttemptFunction": IDEMPOTENCY | {"secretsmanager:GetSecretValue"},
     "RotationFunction": {
         "dynamodb:Query",
         "dynamodb:GetItem",
@@ -54,7 +59,16 @@ ALLOWED_ACTIONS = {
         "sqs:SendMessage",
     },
 }
-CODE_KEY_READERS = {"RegisterFunction", "StorefrontFunction", "VerifyFunction", "RotationFunction", "EmailFunction"}
+# Every function holds the code key: to derive codes, or (AttemptFunction) only to key the fingerprint of
+# Idempotency-Key requests.
+CODE_KEY_READERS = {
+    "RegisterFunction",
+    "StorefrontFunction",
+    "VerifyFunction",
+    "AttemptFunction",
+    "RotationFunction",
+    "EmailFunction",
+}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -465,7 +479,38 @@ def test_the_routes_go_to_the_functions_that_own_them() -> None:
         "GET /deliveries/{id}/events": "StorefrontFunction",
         "POST /deliveries/{id}/verifications": "VerifyFunction",
         "POST /deliveries/{id}/attempts": "AttemptFunction",
+        "PUT /deliveries/{id}/courier": "StorefrontFunction",
     }
+
+
+def _route_auth() -> dict[tuple[str, str], dict]:
+    found = {}
+    for props in functions().values():
+        for event in props.get("Events", {}).values():
+            if event.get("Type") == "HttpApi":
+                ev = event["Properties"]
+                found[(ev["Method"].upper(), ev["Path"])] = ev.get("Auth", {})
+    return found
+
+
+def test_storefront_routes_require_iam_and_courier_routes_a_cognito_token_with_the_verify_scope() -> None:
+    auth = _props("DeliveryApi")["Auth"]
+    assert auth["EnableIamAuthorizer"] is True and auth["DefaultAuthorizer"] == "AWS_IAM"
+    jwt = auth["Authorizers"]["CourierJwt"]
+    assert jwt["IdentitySource"] == "$request.header.Authorization"
+    assert jwt["JwtConfiguration"]["audience"] == [{"Ref": "CourierAppClient"}]
+    assert "${CourierUserPool}" in jwt["JwtConfiguration"]["issuer"]["Fn::Sub"]
+    routes = _route_auth()
+    for route in STOREFRONT_ROUTES:
+        assert routes[route].get("Authorizer", "AWS_IAM") == "AWS_IAM", route
+    scope = (
+        _props("CourierResourceServer")["Identifier"] + "/" + _props("CourierResourceServer")["Scopes"][0]["ScopeName"]
+    )
+    for route in COURIER_ROUTES:
+        assert routes[route] == {"Authorizer": "CourierJwt", "AuthorizationScopes": [scope]}, route
+    client = _props("CourierAppClient")
+    assert scope in client["AllowedOAuthScopes"] and client["GenerateSecret"] is False
+    assert "client_credentials" not in client["AllowedOAuthFlows"]  # a token must name a courier
 
 
 def test_the_api_logs_access_and_throttles_by_default() -> None:
@@ -520,7 +565,6 @@ def test_only_the_functions_that_derive_codes_can_read_the_code_key() -> None:
                 readers.add(name)
 
     assert readers == CODE_KEY_READERS
-    assert "AttemptFunction" not in readers
 
 
 def test_the_rotation_queries_only_the_due_index() -> None:

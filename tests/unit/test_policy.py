@@ -3,7 +3,6 @@
 from decimal import Decimal
 
 import pytest
-
 from delivery_otp import policy
 from delivery_otp.config import ConfigurationError, Settings, _thresholds, _working_days, parse_weekdays, settings
 

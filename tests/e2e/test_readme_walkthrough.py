@@ -1,0 +1,31 @@
+"""The README's walkthrough, run as written (bash, curl, jq) against the local stack with
+authentication on: a newcomer following it reaches a delivered parcel and a rotated code."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+
+from local.template import ROOT
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
+
+
+def walkthrough() -> str:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Walkthrough on the local stack", 1)[1]
+    return re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+
+
+def test_the_readme_walkthrough_delivers_the_parcel(secure_stack_url):
+    script = walkthrough().replace("API=http://127.0.0.1:3000", f"API={secure_stack_url}")
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=120)  # noqa: S603, S607
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert '"status":"REQUEUED"' in out
+    assert '"RotationFunction": {"rotated": 1' in out
+    assert out.count('"result":"ACCEPTED"') == 2  # the retry with the same Idempotency-Key
+    assert '["DELIVERED",2,null]' in out
+    assert "Forbidden" not in out and "Unauthorized" not in out
