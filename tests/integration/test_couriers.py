@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -61,7 +62,7 @@ def test_assignment_input_and_state_are_checked(clock):
         service.assign_courier(delivery_id, {"courier_id": "c-1"})
 
 
-def test_a_courier_gets_20_wrong_codes_a_day_across_deliveries_then_429(clock):
+def test_a_courier_gets_20_wrong_codes_a_day_across_deliveries_then_429(clock, capsys):
     courier = a_courier()
     deliveries = [registered() for _ in range(5)]
     statuses = []
@@ -77,6 +78,8 @@ def test_a_courier_gets_20_wrong_codes_a_day_across_deliveries_then_429(clock):
     assert service.get_delivery(extra_id)["status"] == "SCHEDULED"
     trail = [e["type"] for d, _ in deliveries for e in service.audit_trail(d)["events"]]
     assert trail.count("COURIER_BLOCKED") == 1
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"CloudWatchMetrics"' in line]
+    assert [m["CourierBlocked"] for m in metrics if "CourierBlocked" in m] == [[1.0]]
     # another courier is not affected
     assert verification.verify(extra_id, {"code": extra_code}, a_courier()).status == 200
 
