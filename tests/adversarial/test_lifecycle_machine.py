@@ -1,0 +1,289 @@
+"""A hypothesis state machine of the whole lifecycle, checked against the rules of SPEC sections 3 and 5.
+
+Registrations in several zones, code views, right, wrong and stale codes from couriers and from
+devices without one, failed attempts, cancels, the clock moving forward (then the nightly rotation)
+or back (then a backdated rotation that must do nothing). Each step's answer is predicted from the
+delivery's state before it, by the rules as SPEC words them, and every item must satisfy the
+invariants after every step.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import holidays
+import pytest
+from delivery_otp import service, verification, wiring
+from delivery_otp.audit import COURIER, Actor
+from delivery_otp.calendar import has_ended
+from delivery_otp.clock import SettableClock
+from delivery_otp.errors import Conflict, DomainError
+from delivery_otp.model import CANCELLED, DELIVERED, LOCKED, ON_HOLD, REQUEUED, SCHEDULED, DeliveryModel
+from delivery_otp.wiring import adapters
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, precondition, rule
+
+from tests.support import factories
+
+pytestmark = pytest.mark.xdist_group("lifecycle-machine")
+
+START = datetime.fromisoformat("2026-11-23T08:00:00+01:00")  # a Monday morning in Rome
+PLACES = {
+    "Europe/Rome": {"country": "IT", "subdivision": "IT-RM", "timezone": "Europe/Rome"},
+    "America/New_York": {"country": "US", "subdivision": "US-NY", "timezone": "America/New_York"},
+    "Europe/Berlin": {"country": "DE", "subdivision": "DE-BY", "timezone": "Europe/Berlin"},
+}
+COURIERS = [None, "c-amber", "c-blue"]
+PER_CODE, PER_LIFE, PER_COURIER, WINDOW = 5, 10, 20, timedelta(hours=24)
+
+
+def _wrong(code: str) -> str:
+    return f"{(int(code) + 7) % 1_000_000:06d}"
+
+
+class Lifecycle(RuleBasedStateMachine):
+    deliveries = Bundle("deliveries")
+
+    def __init__(self) -> None:
+        super().__init__()
+        wiring.reset()
+        self.clock = SettableClock(START)
+        wiring.override(clock=self.clock)
+        self.ids: list[str] = []
+        self.codes: dict[tuple[str, int], str] = {}  # every code seen, by (delivery, issue number)
+        self.wrong_by_courier: dict[str, list[datetime]] = {}  # when each courier's wrong code was counted
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def item(self, delivery_id: str) -> DeliveryModel:
+        found = adapters().deliveries.get(delivery_id)
+        assert found is not None
+        return found
+
+    def zone(self, item: DeliveryModel) -> ZoneInfo:
+        return ZoneInfo(item.timezone)
+
+    def day_ended(self, item: DeliveryModel) -> bool:
+        return has_ended(date.fromisoformat(item.delivery_date), self.zone(item), self.clock.now())
+
+    def courier_blocked(self, courier: str | None) -> bool:
+        now = self.clock.now()
+        return courier is not None and sum(now - WINDOW < t <= now for t in self.wrong_by_courier.get(courier, [])) >= (
+            PER_COURIER
+        )
+
+    def expected_refusal(self, item: DeliveryModel, courier: str | None) -> int | None:
+        """SPEC 3's order: delivered 409; no live code 410; locked 423; (a blocked courier 429 first)."""
+        if self.courier_blocked(courier):
+            return 429
+        if item.status == DELIVERED:
+            return 409
+        if item.status in (CANCELLED, ON_HOLD, REQUEUED) or not item.code_required or self.day_ended(item):
+            return 410
+        if item.status == LOCKED:
+            return 423
+        return None
+
+    def verify(self, delivery_id: str, code: str, courier: str | None) -> tuple[int, dict]:
+        actor = Actor(COURIER, courier_id=courier, device_id="d-1")
+        try:
+            answer = verification.verify(delivery_id, {"code": code, "device_id": "d-1"}, actor)
+        except DomainError as refusal:
+            return refusal.status, {}
+        return answer.status, answer.body
+
+    def snapshot(self) -> dict[str, dict]:
+        return {d: self.item(d).serialize() for d in self.ids}
+
+    # --- rules ---------------------------------------------------------------------------------
+
+    @rule(
+        target=deliveries,
+        zone=st.sampled_from(sorted(PLACES)),
+        days_ahead=st.integers(0, 2),
+        require_code=st.sampled_from([None, None, None, True, False]),
+    )
+    def register(self, zone: str, days_ahead: int, require_code: bool | None) -> str:
+        local_day = self.clock.now().astimezone(ZoneInfo(zone)).date() + timedelta(days=days_ahead)
+        overrides = {"destination": PLACES[zone], "delivery_date": local_day.isoformat()}
+        if require_code is not None:
+            overrides["require_code"] = require_code
+        body = factories.registration(**overrides)
+        answer = service.register(body)
+        assert answer.status == 201
+        expects_code = require_code is not False
+        assert answer.body["code_required"] is expects_code
+        assert (answer.body["code_valid_until"] is not None) is expects_code
+        self.ids.append(body["delivery_id"])
+        self.view_code(body["delivery_id"])
+        return body["delivery_id"]
+
+    @rule(delivery_id=deliveries)
+    def view_code(self, delivery_id: str) -> None:
+        item = self.item(delivery_id)
+        live = (
+            item.code_required
+            and item.status == SCHEDULED
+            and not self.day_ended(item)
+            and item.code_valid_until is not None
+        )
+        try:
+            shown = service.current_code(delivery_id)
+        except DomainError as refusal:
+            assert refusal.status == (404 if not item.code_required else 410)
+            assert not live
+            return
+        assert live, f"a code was shown for a {item.status} delivery"
+        assert len(shown["code"]) == 6 and shown["code"].isascii() and shown["code"].isdigit()
+        assert shown["delivery_date"] == item.delivery_date
+        self.codes[(delivery_id, int(item.issue_number))] = shown["code"]
+
+    @rule(delivery_id=deliveries, courier=st.sampled_from(COURIERS))
+    def right_code(self, delivery_id: str, courier: str | None) -> None:
+        item = self.item(delivery_id)
+        code = self.codes.get((delivery_id, int(item.issue_number)))
+        if code is None:
+            return  # never shown (no code required, or killed before anyone saw it)
+        expected = self.expected_refusal(item, courier) or 200
+        status, body = self.verify(delivery_id, code, courier)
+        assert status == expected, (item.status, body)
+        if status == 200:
+            assert body["result"] == "ACCEPTED" and self.item(delivery_id).status == DELIVERED
+
+    @rule(delivery_id=deliveries, courier=st.sampled_from(COURIERS), stale=st.booleans())
+    def wrong_code(self, delivery_id: str, courier: str | None, stale: bool) -> None:
+        item = self.item(delivery_id)
+        issue = int(item.issue_number)
+        current = self.codes.get((delivery_id, issue))
+        older = [code for (d, n), code in self.codes.items() if d == delivery_id and n < issue and code != current]
+        if stale and older:
+            code = older[-1]  # a code that died with its day (or an attempt): just a wrong code now
+        elif current is not None:
+            code = _wrong(current)
+        else:
+            return
+        expected = self.expected_refusal(item, courier) or 403
+        status, body = self.verify(delivery_id, code, courier)
+        assert status == expected, (item.status, body)
+        if status != 403:
+            return
+        wrong, life = int(item.wrong_attempts) + 1, int(item.life_wrong_attempts) + 1
+        assert body["wrong_attempts_left"] == min(PER_CODE - wrong, PER_LIFE - life)
+        if courier:
+            self.wrong_by_courier.setdefault(courier, []).append(self.clock.now())
+        after = self.item(delivery_id)
+        assert (int(after.wrong_attempts), int(after.life_wrong_attempts)) == (wrong, life)
+        if life >= PER_LIFE:
+            assert after.status == ON_HOLD
+        elif wrong >= PER_CODE:
+            assert after.status == LOCKED
+        else:
+            assert after.status == SCHEDULED
+
+    @rule(delivery_id=deliveries)
+    def malformed_code(self, delivery_id: str) -> None:
+        before = self.item(delivery_id).serialize()
+        status, _ = self.verify(delivery_id, "12345６", None)
+        assert status in (400, 422)
+        assert self.item(delivery_id).serialize() == before
+
+    @rule(delivery_id=deliveries, courier=st.sampled_from(COURIERS))
+    def failed_attempt(self, delivery_id: str, courier: str | None) -> None:
+        item = self.item(delivery_id)
+        actor = Actor(COURIER, courier_id=courier, device_id="d-1")
+        try:
+            answer = verification.report_attempt(delivery_id, {"outcome": "RECIPIENT_UNAVAILABLE"}, actor)
+        except Conflict:
+            assert item.status in (DELIVERED, CANCELLED, ON_HOLD)
+            return
+        assert item.status in (SCHEDULED, LOCKED, REQUEUED)
+        after = self.item(delivery_id)
+        assert answer["status"] == REQUEUED and after.status == REQUEUED and after.code_valid_until is None
+        assert after.delivery_date == item.delivery_date  # moved only by the rotation
+        assert date.fromisoformat(answer["next_delivery_date"]) > date.fromisoformat(item.delivery_date)
+
+    @rule(delivery_id=consumes(deliveries))
+    def cancel(self, delivery_id: str) -> None:
+        item = self.item(delivery_id)
+        try:
+            service.cancel(delivery_id)
+        except Conflict:
+            assert item.status == DELIVERED
+            return
+        assert item.status != DELIVERED and self.item(delivery_id).status == CANCELLED
+
+    @rule(hours=st.integers(1, 60))
+    def night_passes(self, hours: int) -> None:
+        before = {d: self.item(d) for d in self.ids}
+        self.clock.freeze(self.clock.now() + timedelta(hours=hours))
+        service.rotate_due()
+        for delivery_id, old in before.items():
+            new = self.item(delivery_id)
+            due = old.code_required and old.status in (SCHEDULED, LOCKED, REQUEUED) and self.day_ended(old)
+            if not due:
+                assert int(new.issue_number) == int(old.issue_number), f"{old.status} rotated"
+                continue
+            new_day = date.fromisoformat(new.delivery_date)
+            assert new.status == SCHEDULED and int(new.issue_number) == int(old.issue_number) + 1
+            assert int(new.wrong_attempts) == 0 and int(new.life_wrong_attempts) == int(old.life_wrong_attempts)
+            assert new_day > date.fromisoformat(old.delivery_date) and not self.day_ended(new)
+            assert new_day.weekday() != 6 and new_day not in holidays.country_holidays(
+                old.country, subdiv=old.subdivision.split("-")[1]
+            )
+            self.view_code(delivery_id)
+        replayed = self.snapshot()
+        service.rotate_due()
+        assert self.snapshot() == replayed, "a repeated rotation changed something"
+
+    @precondition(lambda self: self.ids)
+    @rule(hours=st.integers(1, 72))
+    def clock_set_back(self, hours: int) -> None:
+        now = self.clock.now()
+        before = self.snapshot()
+        self.clock.freeze(now - timedelta(hours=hours))
+        service.rotate_due()
+        assert self.snapshot() == before, "a backdated rotation changed something"
+        self.clock.freeze(now)
+
+    # --- invariants ----------------------------------------------------------------------------
+
+    @invariant()
+    def every_delivery_obeys_the_rules(self) -> None:
+        for delivery_id in self.ids:
+            item = self.item(delivery_id)
+            events = [event.type for event in item.events]
+            outcomes = [event.outcome for event in item.events if event.type == "VERIFICATION"]
+            assert 0 <= int(item.wrong_attempts) <= PER_CODE
+            assert 0 <= int(item.life_wrong_attempts) <= PER_LIFE
+            assert (int(item.life_wrong_attempts) >= PER_LIFE) == (item.status == ON_HOLD)
+            assert outcomes.count("ACCEPTED") == events.count("DELIVERED") == (item.status == DELIVERED)
+            assert events.count("CODE_ISSUED") == int(item.issue_number)
+            assert events[0] == "REGISTERED"
+            live = item.code_valid_until is not None
+            assert not live or (item.status == SCHEDULED and item.code_required)
+            in_rotation = item.due_shard is not None
+            assert in_rotation == (item.code_required and item.status in (SCHEDULED, LOCKED, REQUEUED))
+
+    @invariant()
+    def no_courier_passes_its_budget(self) -> None:
+        for times in self.wrong_by_courier.values():
+            for end in times:
+                assert sum(end - WINDOW < t <= end for t in times) <= PER_COURIER
+
+    def teardown(self) -> None:
+        wiring.reset()
+
+
+Lifecycle.TestCase.settings = settings(
+    max_examples=10,
+    stateful_step_count=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+
+
+@pytest.mark.usefixtures("aws")
+class TestLifecycle(Lifecycle.TestCase):
+    pass

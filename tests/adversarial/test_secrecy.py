@@ -1,0 +1,242 @@
+"""No code, and no brute-forceable hash of one, is anywhere but in the email and the code view.
+
+After a full run through the real handlers (registration, code view, wrong and right codes with and
+without a courier, a courier blocked, a failed attempt, the nightly rotation, emails, cancel, every POST
+with an Idempotency-Key), everything the product leaves behind is gathered: every item of every table
+(the idempotency table included), every stream record, every queued message, every log line and
+metric the functions wrote. Then it is searched for each issued code, and for md5, sha1 and sha256 of
+every one of the 10^6 possible codes, alone and prefixed with each delivery id, in hex or base64.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import re
+import sys
+import uuid
+from datetime import datetime
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.support import factories
+from tests.support.aws import REGION
+from tests.support.lambdas import http_event, invoke
+
+pytestmark = pytest.mark.xdist_group("secrecy")
+
+_HEX = re.compile(rb"[0-9a-fA-F]{32,}")
+_B64 = re.compile(rb"[A-Za-z0-9+/_-]{21,}={0,2}")
+_DIGEST_SIZES = (16, 20, 32)  # md5, sha1, sha256
+
+
+class _Capture(logging.Handler):
+    """Every record as the function's formatter writes it, with anything passed as `extra`."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{self.format(record)} {record.__dict__!r}")
+
+
+def _post(function: str, route: str, delivery_id: str | None, body: Any, courier: str | None = None, method="POST"):
+    event = http_event(method, route, delivery_id, body, {"idempotency-key": str(uuid.uuid4())})
+    if courier:
+        event["requestContext"]["authorizer"] = {"jwt": {"claims": {"username": courier}, "scopes": ["verify"]}}
+    response = invoke(function, event)
+    return response["statusCode"], json.loads(response["body"])
+
+
+def _get(function: str, route: str, delivery_id: str):
+    response = invoke(function, http_event("GET", route, delivery_id))
+    return response["statusCode"], json.loads(response["body"])
+
+
+def _register(codes: dict[str, set[str]], **overrides: Any) -> str:
+    body = factories.registration(**overrides)
+    status, _ = _post("RegisterFunction", "/deliveries", None, body)
+    assert status == 201
+    _see_code(codes, body["delivery_id"])
+    return body["delivery_id"]
+
+
+def _see_code(codes: dict[str, set[str]], delivery_id: str) -> str | None:
+    status, shown = _get("StorefrontFunction", "/deliveries/{id}/code", delivery_id)
+    if status != 200:
+        return None
+    codes.setdefault(delivery_id, set()).add(shown["code"])
+    return shown["code"]
+
+
+def _wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+def _drain_stream(stream_arn: str, seen: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The stream's records not yet seen, shaped as Lambda's event source hands them over."""
+    streams = boto3.client("dynamodbstreams", region_name=REGION)
+    records = []
+    for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        records += streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
+    fresh = records[len(seen) :]
+    seen.extend(fresh)
+    return [{**r, "eventSourceARN": stream_arn} for r in json.loads(json.dumps(fresh, default=str))]
+
+
+def _full_run(aws, clock, codes: dict[str, set[str]]) -> list[dict[str, Any]]:
+    table_name = aws["DeliveriesTable"]["Ref"]
+    stream_arn = boto3.client("dynamodb", region_name=REGION).describe_table(TableName=table_name)["Table"][
+        "LatestStreamArn"
+    ]
+    seen: list[dict[str, Any]] = []
+    _drain_stream(stream_arn, seen)  # earlier tests' records are not this run's
+
+    def send_emails() -> None:
+        records = _drain_stream(stream_arn, seen)
+        assert invoke("EmailFunction", {"Records": records}) == {"batchItemFailures": []}
+
+    verify = ("VerifyFunction", "/deliveries/{id}/verifications")
+    delivered = _register(codes)
+    requeued = _register(codes)
+    american = _register(
+        codes,
+        destination={"country": "US", "subdivision": "US-NY", "timezone": "America/New_York"},
+        order_value={"amount": "999.00", "currency": "USD"},
+        recipient={"email": "sam@example.com", "locale": "en-US"},
+    )
+    send_emails()
+    assign = ("StorefrontFunction", "/deliveries/{id}/courier")
+    assert _post(*assign, delivered, {"courier_id": "c-1"}, method="PUT")[0] == 200
+
+    [code] = codes[delivered]
+    assert _post(*verify, delivered, {"code": _wrong(code), "device_id": "d-1"}, "c-1")[0] == 403
+    assert _post(*verify, delivered, {"code": code, "device_id": "d-1"}, "c-1")[0] == 200
+    for _ in range(5):
+        assert _post(*verify, requeued, {"code": _wrong(next(iter(codes[requeued])))}, None)[0] == 403
+    attempt = ("AttemptFunction", "/deliveries/{id}/attempts")
+    assert _post(*attempt, requeued, {"outcome": "RECIPIENT_UNAVAILABLE"})[0] == 200
+
+    # A courier guessing across parcels: 20 wrong codes, then 429 and a CourierBlocked metric.
+    targets = [_register(codes) for _ in range(4)]
+    for target in targets:
+        for _ in range(5):
+            assert _post(*verify, target, {"code": _wrong(next(iter(codes[target])))}, "c-thief")[0] == 403
+    assert _post(*verify, american, {"code": next(iter(codes[american]))}, "c-thief")[0] == 429
+
+    clock.freeze(datetime.fromisoformat("2026-11-24T07:00:00+01:00"))
+    assert invoke("RotationFunction", {"source": "aws.scheduler"})["rotated"] >= 1
+    send_emails()
+    renewed = _see_code(codes, requeued)
+    assert renewed is not None and len(codes[requeued]) >= 1
+    assert _post(*verify, requeued, {"code": renewed}, None)[0] == 200
+    assert _post("StorefrontFunction", "/deliveries/{id}/cancel", american, {})[0] == 200
+    for delivery_id in [delivered, requeued, american, *targets]:
+        assert _get("StorefrontFunction", "/deliveries/{id}/events", delivery_id)[0] == 200
+    return seen
+
+
+def _haystack(aws, stream_records: list[dict[str, Any]], logs: list[str], printed: str) -> bytes:
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    parts: list[str] = []
+    for name in dynamodb.list_tables()["TableNames"]:
+        for page in dynamodb.get_paginator("scan").paginate(TableName=name):
+            parts += [repr(item) for item in page["Items"]]
+    parts += [repr(record) for record in stream_records]
+    sqs = boto3.client("sqs", region_name=REGION)
+    for url in sqs.list_queues().get("QueueUrls", []):
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+        parts += [repr(message) for message in got.get("Messages", [])]
+    parts += logs
+    parts.append(printed)
+    return "\n".join(parts).encode()
+
+
+def _digest_candidates(haystack: bytes) -> set[bytes]:
+    """Every byte string of a digest's length that the haystack spells in hex or base64."""
+    found: set[bytes] = set()
+    for run in _HEX.findall(haystack):
+        for size in _DIGEST_SIZES:
+            width = 2 * size
+            for start in range(0, len(run) - width + 1):
+                found.add(bytes.fromhex(run[start : start + width].decode()))
+    for run in _B64.findall(haystack):
+        text = run.rstrip(b"=").replace(b"-", b"+").replace(b"_", b"/")
+        for start in range(0, max(len(text) - 20, 1), 4):
+            chunk = text[start:]
+            chunk = chunk[: len(chunk) - 1] if len(chunk) % 4 == 1 else chunk
+            try:
+                raw = base64.b64decode(chunk + b"=" * (-len(chunk) % 4))
+            except binascii.Error:
+                continue
+            for size in _DIGEST_SIZES:
+                for offset in range(0, max(len(raw) - size + 1, 0), 3):
+                    found.add(raw[offset : offset + size])
+    return found
+
+
+def _hashed_codes_in(candidates: set[bytes], prefixes: list[bytes]) -> list[str]:
+    md5, sha1, sha256 = hashlib.md5, hashlib.sha1, hashlib.sha256
+    every_code = [b"%06d" % n for n in range(10**6)]
+    hits = []
+    for prefix in prefixes:
+        for code in every_code:
+            text = prefix + code
+            if md5(text).digest() in candidates or sha1(text).digest() in candidates:
+                hits.append(text.decode())
+            elif sha256(text).digest() in candidates:
+                hits.append(text.decode())
+    return hits
+
+
+def test_no_code_nor_a_hash_of_one_is_left_anywhere(aws, clock, capsys):
+    capture = _Capture()
+    from delivery_otp.http import logger
+
+    capture.setFormatter(logger.registered_formatter)
+    watched = [logging.getLogger(), logging.getLogger(logger.name)]
+    for watched_logger in watched:
+        watched_logger.addHandler(capture)
+    codes: dict[str, set[str]] = {}
+    try:
+        stream_records = _full_run(aws, clock, codes)
+    finally:
+        for watched_logger in watched:
+            watched_logger.removeHandler(capture)
+    printed = capsys.readouterr().out
+
+    haystack = _haystack(aws, stream_records, capture.lines, printed)
+    issued = sorted({code for seen in codes.values() for code in seen})
+    assert len(issued) >= 8 and len(stream_records) >= 10 and capture.lines and "CourierBlocked" in printed
+    assert "aws_xray_sdk" not in sys.modules, "a tracer would record subsegments: search them too"
+
+    for code in issued:
+        around = re.search(rb"(?<![0-9])" + code.encode() + rb"(?![0-9])", haystack)
+        assert around is None, f"code found: ...{haystack[around.start() - 80 : around.end() + 80]!r}..."
+
+    candidates = _digest_candidates(haystack)
+    assert len(candidates) > 100  # the MACs, nonces and ids are there: the search does see encoded bytes
+    prefixes = [b""] + [delivery_id.encode() for delivery_id in sorted(codes)]
+    assert _hashed_codes_in(candidates, prefixes) == []
+
+
+def test_the_digest_search_finds_what_it_looks_for():
+    """The searcher itself: a sha1 in hex and a prefixed md5 in base64 are both found."""
+    planted = (
+        b'{"x": "'
+        + hashlib.sha1(b"004217").hexdigest().encode()
+        + b'", "y": "'
+        + base64.b64encode(hashlib.md5(b"IT-1004217").digest())
+        + b'"}'
+    )
+    candidates = _digest_candidates(planted)
+    assert _hashed_codes_in(candidates, [b"", b"IT-1"]) == ["004217", "IT-1004217"]
