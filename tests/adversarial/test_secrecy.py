@@ -82,13 +82,16 @@ def _wrong(code: str) -> str:
 def _drain_stream(stream_arn: str, seen: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The stream's records not yet seen, shaped as Lambda's event source hands them over."""
     streams = boto3.client("dynamodbstreams", region_name=REGION)
-    records = []
+    known = {record["dynamodb"]["SequenceNumber"] for record in seen}
+    fresh = []
     for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
         iterator = streams.get_shard_iterator(
             StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
-        records += streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
-    fresh = records[len(seen) :]
+        while iterator:
+            page = streams.get_records(ShardIterator=iterator, Limit=1000)
+            fresh += [r for r in page["Records"] if r["dynamodb"]["SequenceNumber"] not in known]
+            iterator = page.get("NextShardIterator") if page["Records"] else None
     seen.extend(fresh)
     return [{**r, "eventSourceARN": stream_arn} for r in json.loads(json.dumps(fresh, default=str))]
 

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from delivery_otp import service, verification
+from delivery_otp import budgets, service, verification
 from delivery_otp.audit import COURIER, Actor
 from delivery_otp.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 
@@ -103,7 +103,8 @@ def test_parallel_wrong_codes_from_one_courier_never_pass_20(clock, table):
         statuses = list(pool.map(attempt, jobs))
     assert statuses.count(403) == 20 and statuses.count(429) == 20
     item = table.get_item(Key={"pk": f"C#{courier.courier_id}"}, ConsistentRead=True)["Item"]
-    assert len(item["wrong_log"]) == 20 and item["blocked_until"] > 0
+    log = [int(t) for t in item["wrong_log"]]
+    assert len(log) == 20 and budgets.blocked_until(log, clock.now().timestamp()) is not None
     counted = sum(5 - service.get_delivery(d)["wrong_attempts_left"] for d, _ in deliveries)
     assert counted == 20
 

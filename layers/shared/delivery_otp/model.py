@@ -107,8 +107,8 @@ def courier_key(courier_id: str) -> str:
 
 
 class CourierBudgetModel(Model):
-    """One item per courier: the instants of its wrong codes in the last 24 hours (at most 20) and,
-    once it used them all, until when its verifications are refused. Same table as the deliveries."""
+    """One item per courier: the instants of its recent wrong codes, newest first (see `budgets`).
+    Same table as the deliveries."""
 
     class Meta:
         table_name = "deliveries"
@@ -118,6 +118,4 @@ class CourierBudgetModel(Model):
     pk = UnicodeAttribute(hash_key=True)
     courier_id = UnicodeAttribute()
     wrong_log = ListAttribute(of=NumberAttribute, default=list)
-    version = NumberAttribute(default=0)
-    blocked_until = NumberAttribute(null=True)
     expires_at = TTLAttribute(null=True)

@@ -1,10 +1,10 @@
 """The courier at the door: verify a code, report a failed attempt.
 
 A right code is one request: a transaction of the delivery's consuming update and a check that the
-courier is not blocked (a plain conditional update when no courier is known). A wrong code is counted
-with exact-value conditions on the delivery's counters and the courier's version, so concurrent
-guesses serialise and no budget can pass its limit. Refusals are judged from the items as they were,
-in SPEC's order.
+courier is not blocked (a plain conditional update when no courier is known). A wrong code is one
+more: the delivery's counters with exact-value conditions and the courier's budget (see `budgets`)
+in one transaction, so concurrent guesses serialise and no budget can pass its limit. Refusals are
+judged from the items as they were, in SPEC's order.
 """
 
 from __future__ import annotations
@@ -69,8 +69,20 @@ def _assigned_to(actor: Actor) -> Any:
     return unassigned | (DeliveryModel.assigned_courier == actor.courier_id) if actor.courier_id else unassigned
 
 
+def _nth_recent_wrong(n: int) -> Any:
+    return CourierBudgetModel.wrong_log[n - 1]
+
+
 def _not_blocked(now: datetime) -> Any:
-    return CourierBudgetModel.blocked_until.does_not_exist() | (CourierBudgetModel.blocked_until <= epoch(now))
+    """Fewer than 20 wrong codes in the last 24 hours: the 20th most recent is older, or absent."""
+    twentieth = _nth_recent_wrong(budgets.WRONG_CODES_PER_COURIER)
+    return twentieth.does_not_exist() | (twentieth <= budgets.window_start(now.timestamp()))
+
+
+def _not_blocking(now: datetime) -> Any:
+    """This wrong code would not be the 20th in 24 hours (the one that blocks: it takes the slow path)."""
+    nineteenth = _nth_recent_wrong(budgets.WRONG_CODES_PER_COURIER - 1)
+    return nineteenth.does_not_exist() | (nineteenth <= budgets.window_start(now.timestamp()))
 
 
 def _judge(delivery: DeliveryModel, now: datetime) -> str | None:
@@ -89,14 +101,15 @@ def _judge(delivery: DeliveryModel, now: datetime) -> str | None:
 
 
 def _is_blocked(courier: CourierBudgetModel | None, now: datetime) -> bool:
-    # A courier condition can also fail because another guess moved its version: that one retries.
-    return courier is not None and courier.blocked_until is not None and courier.blocked_until > now.timestamp()
+    # A courier condition can also fail for another reason (the list is full, a concurrent guess):
+    # those retry on the courier's item as it was.
+    return courier is not None and budgets.blocked_until(list(courier.wrong_log), now.timestamp()) is not None
 
 
 def _blocked(courier: CourierBudgetModel | None, now: datetime) -> TooManyRequests:
     """Raised, not answered: a refusal that depends on time must not be replayed by Idempotency-Key."""
-    until = courier.blocked_until if courier and courier.blocked_until else now.timestamp() + 1
-    wait = budgets.retry_after(until, now.timestamp())
+    until = budgets.blocked_until(list(courier.wrong_log), now.timestamp()) if courier else None
+    wait = budgets.retry_after(until or now.timestamp() + 1, now.timestamp())
     return TooManyRequests(f"too many wrong codes: try again in {wait} seconds", headers={"Retry-After": str(wait)})
 
 
@@ -142,12 +155,16 @@ def verify(delivery_id: str, body: dict[str, Any], actor: Actor) -> Answer:
         )
 
     result = consume()
+    delivery: DeliveryModel | None = None
     for _ in range(_MAX_WRITE_ROUNDS):
         if result.courier_refused and _is_blocked(result.courier, now):
             raise _blocked(result.courier, now)
         if result.applied:
             return Answer(200, {"result": "ACCEPTED", "delivered_at": now.astimezone(UTC).isoformat()})
-        delivery = result.item
+        if not result.delivery_held:
+            delivery = result.item
+        elif delivery is None:  # the courier refused a right code before the delivery was ever seen
+            delivery = repository.get(delivery_id)
         if delivery is None or hidden_from(delivery, actor):
             raise unknown_delivery(delivery_id)
         verdict = _judge(delivery, now)
@@ -171,7 +188,7 @@ def verify(delivery_id: str, body: dict[str, Any], actor: Actor) -> Answer:
             # The right code lost a race with another write (a counter moved): try again on fresh state.
             result = consume()
             continue
-        result = _record_wrong_code(delivery, now, actor)
+        result = _record_wrong_code(delivery, now, actor, result.courier if result.courier_refused else None)
         if result.applied:
             left = policy.wrong_attempts_left(int(delivery.wrong_attempts) + 1, int(delivery.life_wrong_attempts) + 1)
             return Answer(
@@ -185,7 +202,15 @@ def verify(delivery_id: str, body: dict[str, Any], actor: Actor) -> Answer:
     raise DependencyUnavailable("the delivery is changing too fast; try again")
 
 
-def _record_wrong_code(delivery: DeliveryModel, now: datetime, actor: Actor) -> WriteResult:
+def _record_wrong_code(
+    delivery: DeliveryModel, now: datetime, actor: Actor, courier_seen: CourierBudgetModel | None
+) -> WriteResult:
+    """Count a wrong code on the delivery and, with a courier, on the courier's budget: one request.
+
+    The courier's part is a blind prepend guarded by the budget's own condition. When that condition
+    failed before (`courier_seen` is the courier's item as it was then: the list is full, or this
+    code blocks the courier), the list is replaced as computed here, guarded by equality with it.
+    """
     issue = int(delivery.issue_number)
     wrong = int(delivery.wrong_attempts) + 1
     life = int(delivery.life_wrong_attempts) + 1
@@ -199,33 +224,37 @@ def _record_wrong_code(delivery: DeliveryModel, now: datetime, actor: Actor) -> 
         events.append(audit.event("LOCKED", now, Actor(audit.SYSTEM), issue_number=issue))
 
     guard = None
+    blocks = False
     if actor.courier_id:
-        courier = adapters().deliveries.courier(actor.courier_id)
-        if _is_blocked(courier, now):
-            return WriteResult(False, None, True, courier)
-        log, blocked_until = budgets.after_wrong_code(list(courier.wrong_log) if courier else [], now.timestamp())
-        version = int(courier.version) if courier else 0
-        courier_actions: list[Any] = [
-            CourierBudgetModel.courier_id.set(actor.courier_id),
-            CourierBudgetModel.wrong_log.set(log),
-            CourierBudgetModel.version.set(version + 1),
-            CourierBudgetModel.expires_at.set(
-                datetime.fromtimestamp(now.timestamp() + 2 * budgets.WINDOW_SECONDS, UTC)
-            ),
-        ]
-        if blocked_until is not None:
-            courier_actions.append(CourierBudgetModel.blocked_until.set(blocked_until))
-            events.append(audit.event("COURIER_BLOCKED", now, actor, issue_number=issue))
-            _count_block()
-        version_holds = (
-            CourierBudgetModel.version.does_not_exist() if courier is None else CourierBudgetModel.version == version
+        expires = CourierBudgetModel.expires_at.set(
+            datetime.fromtimestamp(now.timestamp() + 2 * budgets.WINDOW_SECONDS, UTC)
         )
-        guard = CourierGuard(actor.courier_id, version_holds & _not_blocked(now), courier_actions)
+        if courier_seen is None:
+            guard = CourierGuard(
+                actor.courier_id,
+                _not_blocking(now) & _nth_recent_wrong(budgets.KEPT).does_not_exist(),
+                [
+                    CourierBudgetModel.courier_id.set(actor.courier_id),
+                    CourierBudgetModel.wrong_log.set((CourierBudgetModel.wrong_log | []).prepend([epoch(now)])),
+                    expires,
+                ],
+            )
+        else:
+            old_log = [int(t) for t in courier_seen.wrong_log]
+            log, until = budgets.after_wrong_code(old_log, now.timestamp())
+            blocks = until is not None
+            if blocks:
+                events.append(audit.event("COURIER_BLOCKED", now, actor, issue_number=issue))
+            guard = CourierGuard(
+                actor.courier_id,
+                CourierBudgetModel.wrong_log == old_log,
+                [CourierBudgetModel.wrong_log.set(log), expires],
+            )
 
     actions.append(audit.record(*events))
     # Exact counters in the condition: concurrent wrong codes serialise, none is lost or double-counted,
     # and the write that reaches the limit is the one that locks.
-    return adapters().deliveries.update(
+    result = adapters().deliveries.update(
         delivery.delivery_id,
         actions,
         (DeliveryModel.status == SCHEDULED)
@@ -236,6 +265,9 @@ def _record_wrong_code(delivery: DeliveryModel, now: datetime, actor: Actor) -> 
         & _assigned_to(actor),
         guard,
     )
+    if result.applied and blocks:
+        _count_block()
+    return result
 
 
 def _count_block() -> None:

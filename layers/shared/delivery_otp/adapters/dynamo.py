@@ -34,6 +34,8 @@ class WriteResult:
     item: DeliveryModel | None
     courier_refused: bool = False
     courier: CourierBudgetModel | None = None
+    # Only the courier's condition failed: the delivery is as the caller last saw it (not re-read).
+    delivery_held: bool = False
 
 
 @dataclass(frozen=True)
@@ -149,18 +151,16 @@ class DeliveryRepository:
                 return WriteResult(False, self.get(delivery_id), False, None)
             delivery_old = reasons[0].get("Item")
             courier_old = reasons[1].get("Item")
+            held = reasons[0].get("Code") != "ConditionalCheckFailed"
             return WriteResult(
                 False,
-                DeliveryModel.from_raw_data(delivery_old) if delivery_old else self._get_if(reasons[0], delivery_id),
+                DeliveryModel.from_raw_data(delivery_old) if delivery_old else None,
                 reasons[1].get("Code") == "ConditionalCheckFailed",
                 CourierBudgetModel.from_raw_data(courier_old) if courier_old else None,
+                delivery_held=held,
             )
         # Transactions return nothing on success; callers of a guarded write need no item then.
         return WriteResult(True, None)
-
-    def _get_if(self, reason: dict[str, Any], delivery_id: str) -> DeliveryModel | None:
-        # The delivery's own condition held (the courier's did not): its state is still needed.
-        return None if reason.get("Code") == "ConditionalCheckFailed" else self.get(delivery_id)
 
     def due(self, shard: str, until_epoch: int, page_size: int = 200) -> Iterator[DeliveryModel]:
         """Deliveries of one shard whose day ended by `until_epoch`: a Query on the sparse index."""

@@ -1,3 +1,8 @@
+"""Fixtures of the tiers that run the handlers in-process against moto (integration, adversarial).
+
+One moto server per test process: moto's backends are process-wide, so two would share (and clash).
+"""
+
 from __future__ import annotations
 
 import os
