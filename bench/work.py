@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import botocore.session
@@ -42,7 +43,9 @@ def _create_client(self: botocore.session.Session, *args: Any, **kwargs: Any) ->
 def counting() -> Iterator[Counter[str]]:
     """All clients created inside count their calls; adapters are rebuilt so theirs are too."""
     botocore.session.Session.create_client = _create_client  # type: ignore[method-assign]
-    logging.getLogger("delivery-otp").setLevel(logging.WARNING)  # the functions' INFO lines would bury the figures
+    from delivery_otp.http import logger
+
+    logger.setLevel(logging.WARNING)  # the functions' INFO lines would bury the figures
     wiring.reset()
     wiring.override(clock=SettableClock(NOW))
     try:
@@ -76,9 +79,8 @@ def _registered() -> tuple[str, str]:
 
 def _verify(delivery_id: str, code: str, courier: str | None = None, key: str | None = None) -> int:
     body = {"code": code, "device_id": "d-9"}
-    return _http("VerifyFunction", "POST", "/deliveries/{id}/verifications", delivery_id, body, courier=courier, key=key)[
-        0
-    ]
+    route = "/deliveries/{id}/verifications"
+    return _http("VerifyFunction", "POST", route, delivery_id, body, courier=courier, key=key)[0]
 
 
 def _wrong(code: str) -> str:
@@ -91,7 +93,11 @@ def _email_for(delivery_id: str) -> None:
         "eventSourceARN": "arn:aws:dynamodb:eu-south-1:123456789012:table/deliveries/stream/x",
         "dynamodb": {
             "SequenceNumber": "1",
-            "NewImage": {"pk": {"S": f"D#{delivery_id}"}, "delivery_id": {"S": delivery_id}, "issue_number": {"N": "1"}},
+            "NewImage": {
+                "pk": {"S": f"D#{delivery_id}"},
+                "delivery_id": {"S": delivery_id},
+                "issue_number": {"N": "1"},
+            },
         },
     }
     assert invoke("EmailFunction", {"Records": [record]}) == {"batchItemFailures": []}
@@ -107,16 +113,15 @@ def measure() -> dict[str, dict[str, int]]:
         _verify(warm_id, warm_code, courier="c-warm")
 
         body = factories.registration()
-        results["registration"] = dict(
-            _counted(lambda: _http("RegisterFunction", "POST", "/deliveries", None, body))
-        )
+        results["registration"] = dict(_counted(lambda: _http("RegisterFunction", "POST", "/deliveries", None, body)))
         results["registration email (stream consumer)"] = dict(_counted(lambda: _email_for(body["delivery_id"])))
 
         for courier in (None, f"c-{uuid.uuid4().hex[:8]}"):
             who = "with courier" if courier else "no courier"
             delivery_id, code = _registered()
-            results[f"verify wrong code, {who}"] = dict(_counted(lambda: _verify(delivery_id, _wrong(code), courier)))
-            results[f"verify right code, {who}"] = dict(_counted(lambda: _verify(delivery_id, code, courier)))
+            wrong = partial(_verify, delivery_id, _wrong(code), courier)
+            results[f"verify wrong code, {who}"] = dict(_counted(wrong))
+            results[f"verify right code, {who}"] = dict(_counted(partial(_verify, delivery_id, code, courier)))
 
         delivery_id, code = _registered()
         key = str(uuid.uuid4())

@@ -277,6 +277,85 @@ class StreamConsumer(threading.Thread):
             self.cycle_done.wait_for(lambda: self.cycles >= target or self.stack.stopping.is_set(), timeout_s)
 
 
+class QueueConsumer(threading.Thread):
+    """Polls a queue and feeds one function, as Lambda's SQS event source mapping does: deletes what
+    the function handled, lets a reported failure come back, and parks a message in the queue's
+    dead-letter queue after the redrive policy's `maxReceiveCount` receives."""
+
+    def __init__(self, stack: LocalStack, function: Function, queue: str, props: dict[str, Any]) -> None:
+        super().__init__(name=f"queue-{function.name}", daemon=True)
+        self.stack = stack
+        self.function = function
+        self.queue_url = stack.refs[queue]["Ref"]
+        self.queue_arn = stack.refs[queue]["Arn"]
+        self.batch_size = min(int(props.get("BatchSize", 10)), 10)
+        redrive = resources("AWS::SQS::Queue")[queue].get("Properties", {}).get("RedrivePolicy", {})
+        self.max_receives = int(redrive.get("maxReceiveCount", 0)) or None
+        target = redrive.get("deadLetterTargetArn", {})
+        self.dead_letters = stack._queue_url(target)
+        self.cycles = 0
+        self.cycle_done = threading.Condition()
+
+    def run(self) -> None:
+        sqs = self.stack.session.client("sqs")
+        while not self.stack.stopping.is_set():
+            try:
+                busy = self._poll(sqs)
+            except Exception:  # noqa: BLE001 - keep consuming; report what went wrong
+                log.error("queue consumer %s failed:\n%s", self.function.name, traceback.format_exc())
+                busy = False
+            with self.cycle_done:
+                if not busy:
+                    self.cycles += 1
+                self.cycle_done.notify_all()
+            if not busy:
+                self.stack.stopping.wait(0.1)
+
+    def _poll(self, sqs: Any) -> bool:
+        got = sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size,
+            VisibilityTimeout=1,
+            AttributeNames=["ApproximateReceiveCount"],
+        ).get("Messages", [])
+        if not got:
+            return False
+        records = [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": self.queue_arn,
+                "awsRegion": REGION,
+            }
+            for m in got
+        ]
+        try:
+            result = self.function.invoke({"Records": records}) or {}
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        except Exception:  # noqa: BLE001 - a failed invocation returns the whole batch, as in AWS
+            log.warning("%s failed a batch:\n%s", self.function.name, traceback.format_exc(limit=3))
+            failed = {r["messageId"] for r in records}
+        for message in got:
+            receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+            if message["MessageId"] in failed and (self.max_receives is None or receives < self.max_receives):
+                continue  # visible again after the (short, local) visibility timeout
+            if message["MessageId"] in failed and self.dead_letters:
+                sqs.send_message(QueueUrl=self.dead_letters, MessageBody=message["Body"])
+            sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return True
+
+    def drain(self, timeout_s: float = 120.0) -> None:
+        """Return once a poll that started after this call found the queue empty."""
+        with self.cycle_done:
+            target = self.cycles + 2
+            self.cycle_done.wait_for(lambda: self.cycles >= target or self.stack.stopping.is_set(), timeout_s)
+
+
 def _epoch(value: Any) -> Any:
     if isinstance(value, datetime):
         return int(value.timestamp())
@@ -290,7 +369,7 @@ class LocalStack:
         self.stopping = threading.Event()
         self.functions: dict[str, Function] = {}
         self.routes: list[Route] = []
-        self.consumers: list[StreamConsumer] = []
+        self.consumers: list[StreamConsumer | QueueConsumer] = []
         self.schedules: dict[str, Any] = {}
         self.refs: dict[str, dict[str, str]] = {}
         self.auth: LocalAuth | None = None
@@ -357,6 +436,9 @@ class LocalStack:
                     destination = ev.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
                     queue = self._queue_url(destination)
                     self.consumers.append(StreamConsumer(self, self.functions[name], stream, ev, queue))
+                elif event.get("Type") == "SQS":
+                    queue = ev["Queue"]["Fn::GetAtt"][0]
+                    self.consumers.append(QueueConsumer(self, self.functions[name], queue, ev))
                 elif event.get("Type") in ("ScheduleV2", "Schedule"):
                     self.schedules[name] = json.loads(ev.get("Input", "{}"))
         for schedule in resources("AWS::Scheduler::Schedule").values():
@@ -389,7 +471,8 @@ class LocalStack:
         return {"results": results}
 
     def drain(self) -> None:
-        for consumer in self.consumers:
+        # Queues first (a rotation shard writes what the stream then emails), then the streams.
+        for consumer in sorted(self.consumers, key=lambda c: not isinstance(c, QueueConsumer)):
             consumer.drain()
 
     def mailbox(self, to: str | None) -> dict[str, Any]:

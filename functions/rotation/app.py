@@ -1,19 +1,34 @@
-"""The scheduled rotation: every delivery whose local day has ended gets a new day and a new code.
+"""The scheduled rotation's planner: one queue message per shard of the due index, nothing more.
 
 The schedule fires every 15 minutes in UTC so each delivery is rotated soon after its own local
-midnight, whatever its zone; what is due is read from the table, never from the event or a
-"last run" mark, so a late, missed or replayed run does the right thing.
+midnight, whatever its zone. The work itself fans out to RotationWorkerFunction, one shard per
+message, so no invocation nears Lambda's 15 minutes however many parcels are due, and a shard that
+fails is retried alone (then parked in the rotation dead-letter queue). What is due is read from the
+table by the workers, never from the event or a "last run" mark, so a late, missed or replayed run
+does the right thing.
 """
 
+import json
+import os
 from typing import Any
 
+import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from delivery_otp import service
+from delivery_otp import service, wiring
 from delivery_otp.http import logger
+
+_SQS_BATCH = 10  # SendMessageBatch's limit
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    counts = service.rotate_due()
-    logger.info("rotation run", extra=counts)
-    return counts
+    now = wiring.adapters().clock.now().isoformat()
+    messages = [{"Id": shard, "MessageBody": json.dumps({"shard": shard, "now": now})} for shard in service.shards()]
+    sqs = boto3.client("sqs")
+    queue = os.environ["ROTATION_QUEUE_URL"]
+    for start in range(0, len(messages), _SQS_BATCH):
+        answer = sqs.send_message_batch(QueueUrl=queue, Entries=messages[start : start + _SQS_BATCH])
+        if answer.get("Failed"):
+            raise RuntimeError(f"{len(answer['Failed'])} shard messages were not queued")  # retried by Lambda
+    logger.info("rotation planned", extra={"shards": len(messages), "now": now})
+    return {"shards_queued": len(messages), "now": now}

@@ -25,7 +25,8 @@ def test_the_readme_walkthrough_delivers_the_parcel(secure_stack_url):
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert '"status":"REQUEUED"' in out
-    assert '"RotationFunction": {"rotated": 1' in out
+    assert '"RotationFunction": {"shards_queued": 16' in out
+    assert '"issue_number":2' in out
     assert out.count('"result":"ACCEPTED"') == 2  # the retry with the same Idempotency-Key
     assert '["DELIVERED",2,null]' in out
     assert "Forbidden" not in out and "Unauthorized" not in out

@@ -45,12 +45,8 @@ ALLOWED_ACTIONS = {
     "StorefrontFunction": IDEMPOTENCY | {"secretsmanager:GetSecretValue"},
     "VerifyFunction": IDEMPOTENCY | {"dynamodb:ConditionCheckItem", "secretsmanager:GetSecretValue"},
     "AttemptFunction": IDEMPOTENCY | {"secretsmanager:GetSecretValue"},
-    "RotationFunction": {
-        "dynamodb:Query",
-        "dynamodb:GetItem",
-        "dynamodb:UpdateItem",
-        "secretsmanager:GetSecretValue",
-    },
+    "RotationFunction": {"sqs:SendMessage"},
+    "RotationWorkerFunction": {"dynamodb:Query", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue"},
     "EmailFunction": {
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
@@ -66,7 +62,7 @@ CODE_KEY_READERS = {
     "StorefrontFunction",
     "VerifyFunction",
     "AttemptFunction",
-    "RotationFunction",
+    "RotationWorkerFunction",
     "EmailFunction",
 }
 
@@ -333,7 +329,9 @@ def test_the_table_keys_and_due_index_match_the_model() -> None:
 
     assert keys == {"HASH": "pk"}
     assert {k["KeyType"]: k["AttributeName"] for k in due["KeySchema"]} == {"HASH": "due_shard", "RANGE": "due_at"}
-    assert due["Projection"] == {"ProjectionType": "ALL"}
+    # The rotation reads only the index: it must project exactly what the model says it does.
+    assert due["Projection"]["ProjectionType"] == "INCLUDE"
+    assert due["Projection"] == model_gsi["due-index"]["projection"]
     assert types == {"pk": "S", "due_shard": "S", "due_at": "N"}
     assert types == model_types
     assert set(model_gsi) == {"due-index"}
@@ -371,7 +369,7 @@ def test_the_code_key_is_a_generated_secret_kept_on_delete() -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-def test_the_template_has_the_six_functions() -> None:
+def test_the_template_has_the_seven_functions() -> None:
     assert set(functions()) == set(ALLOWED_ACTIONS)
 
 
@@ -570,7 +568,7 @@ def test_only_the_functions_that_derive_codes_can_read_the_code_key() -> None:
 def test_the_rotation_queries_only_the_due_index() -> None:
     queried = [
         r
-        for s in _statements("RotationFunction")
+        for s in _statements("RotationWorkerFunction")
         if "dynamodb:Query" in _as_list(s["Action"])
         for r in _as_list(s["Resource"])
     ]
@@ -651,12 +649,22 @@ def test_the_scheduler_role_may_only_invoke_the_rotation_and_dead_letter() -> No
     }
 
 
-def test_the_rotation_function_has_time_for_a_whole_run() -> None:
-    props = functions()["RotationFunction"]
+def test_the_rotation_fans_out_one_shard_per_message_each_retried_alone() -> None:
+    planner, worker = functions()["RotationFunction"], functions()["RotationWorkerFunction"]
+    (event,) = worker["Events"].values()
+    queue = _props("RotationQueue")
 
-    assert props["Timeout"] == 900
-    assert props["MemorySize"] == 1024
-    assert not any(e["Type"] == "HttpApi" for e in props.get("Events", {}).values())
+    assert planner["Timeout"] <= 60 and planner["Environment"]["Variables"]["ROTATION_QUEUE_URL"] == {
+        "Ref": "RotationQueue"
+    }
+    assert event["Type"] == "SQS" and _refers_to(event["Properties"]["Queue"], "RotationQueue")
+    assert event["Properties"]["BatchSize"] == 1  # a failed shard is retried alone
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert worker["Timeout"] <= 600  # far from Lambda's 15 minutes: the work is split by shard
+    assert queue["VisibilityTimeout"] >= 6 * worker["Timeout"]  # AWS's advice for Lambda consumers
+    assert _refers_to(queue["RedrivePolicy"]["deadLetterTargetArn"], "RotationDeadLetterQueue")
+    assert 1 <= queue["RedrivePolicy"]["maxReceiveCount"] <= 10
+    assert not any(e["Type"] == "HttpApi" for e in planner.get("Events", {}).values())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -694,7 +702,7 @@ def test_unsent_emails_land_in_the_email_dead_letter_queue() -> None:
 def test_every_queue_is_encrypted_and_keeps_messages_two_weeks() -> None:
     queues = resources("AWS::SQS::Queue")
 
-    assert set(queues) == {"EmailDeadLetterQueue", "RotationDeadLetterQueue"}
+    assert set(queues) == {"EmailDeadLetterQueue", "RotationDeadLetterQueue", "RotationQueue"}
     for props in (q["Properties"] for q in queues.values()):
         assert props["SqsManagedSseEnabled"] is True
         assert props["MessageRetentionPeriod"] == 1209600

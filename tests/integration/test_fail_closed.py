@@ -102,9 +102,16 @@ def test_cancel_attempt_and_rotation_fail_closed(clock, table):
     with dynamodb_down("UpdateItem"):
         assert_clean_503(*call("POST", "/deliveries/{id}/cancel", delivery_id)[::2])
         assert_clean_503(*call("POST", "/deliveries/{id}/attempts", delivery_id, {"outcome": "ACCESS_PROBLEM"})[::2])
-        clock.freeze(datetime.fromisoformat("2026-11-24T00:30:00+01:00"))
+    clock.freeze(datetime.fromisoformat("2026-11-24T00:30:00+01:00"))
+    with dynamodb_down("TransactWriteItems"):
         with pytest.raises(DependencyUnavailable):
             service.rotate_due()
+        # The shard's worker reports its message as failed, so the queue retries that shard alone.
+        shard = {"messageId": "m-1", "body": json.dumps({"shard": "00", "now": clock.now().isoformat()})}
+        other = {"messageId": "m-2", "body": json.dumps({"shard": "01", "now": clock.now().isoformat()})}
+        with dynamodb_down("Query"):
+            result = invoke("RotationWorkerFunction", {"Records": [shard, other]})
+        assert result == {"batchItemFailures": [{"itemIdentifier": "m-1"}, {"itemIdentifier": "m-2"}]}
     assert raw_item(table, delivery_id) == before
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 
 import pytest
@@ -103,12 +104,27 @@ def test_every_sample_event_runs_without_a_server_error(clock):
             assert response["statusCode"] < 500, path.name
 
 
-def test_the_rotation_handler_reports_what_it_did(clock):
+def test_the_rotation_plans_one_message_per_shard_and_the_worker_rotates_its_shard(clock):
+    import boto3
+    from delivery_otp.config import settings
+
     body = factories.registration()
     call("POST", "/deliveries", body=body)
     clock.freeze(datetime.fromisoformat("2026-11-24T00:30:00+01:00"))
-    result = invoke("RotationFunction", json.loads((EVENTS / "rotation_schedule.json").read_text()))
-    assert result["rotated"] >= 1
+    planned = invoke("RotationFunction", json.loads((EVENTS / "rotation_schedule.json").read_text()))
+    assert planned["shards_queued"] == settings().rotation_shards
+
+    sqs = boto3.client("sqs")
+    queue = os.environ["ROTATION_QUEUE_URL"]
+    messages = []
+    while got := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        messages += got
+    jobs = [json.loads(m["Body"]) for m in messages]
+    assert sorted(job["shard"] for job in jobs) == [f"{n:02d}" for n in range(settings().rotation_shards)]
+    assert {job["now"] for job in jobs} == {clock.now().isoformat()}
+
+    records = [{"messageId": m["MessageId"], "body": m["Body"]} for m in messages]
+    assert invoke("RotationWorkerFunction", {"Records": records}) == {"batchItemFailures": []}
     assert call("GET", "/deliveries/{id}", body["delivery_id"])[2]["issue_number"] == 2
 
 

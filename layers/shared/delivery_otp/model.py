@@ -17,7 +17,7 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 SCHEDULED = "SCHEDULED"
@@ -48,12 +48,27 @@ class AuditEventMap(MapAttribute):
     outcome = UnicodeAttribute(null=True)
 
 
+# What the rotation reads from the index: enough to decide and to build its conditional write, so it
+# never reads whole items (their audit trail grows) and the index stays small and cheap to write.
+DUE_INDEX_ATTRIBUTES = [
+    "delivery_id",
+    "status",
+    "code_required",
+    "delivery_date",
+    "timezone",
+    "country",
+    "subdivision",
+    "issue_number",
+    "life_wrong_attempts",
+]
+
+
 class DueIndex(GlobalSecondaryIndex["DeliveryModel"]):
     """Sparse and write-sharded: only deliveries the rotation may touch carry `due_shard`."""
 
     class Meta:
         index_name = "due-index"
-        projection = AllProjection()
+        projection = IncludeProjection(DUE_INDEX_ATTRIBUTES)
 
     due_shard = UnicodeAttribute(hash_key=True)
     due_at = NumberAttribute(range_key=True)

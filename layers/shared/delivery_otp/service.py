@@ -286,64 +286,102 @@ def next_date(delivery: DeliveryModel, now: datetime) -> date:
 # --- scheduler --------------------------------------------------------------------------------
 
 
-def rotate_due(now: datetime | None = None, shards: Iterable[str] | None = None) -> dict[str, int]:
-    """Give every delivery whose day has ended a new day and a new code.
+def shards() -> list[str]:
+    return [f"{n:02d}" for n in range(settings().rotation_shards)]
+
+
+def rotate_due(now: datetime | None = None, only: Iterable[str] | None = None) -> dict[str, int]:
+    """Give every delivery whose day has ended a new day and a new code, shard after shard.
 
     Decided per delivery from its own state (the sparse index holds only deliveries that may rotate,
     keyed by when their day ends), so a missed run is caught up by the next and a replayed or
-    backdated run finds nothing it has not already done.
+    backdated run finds nothing it has not already done. In AWS the planner hands each shard to its
+    own worker (`rotate_shard`) through a queue; this loop is the same work in one process.
     """
     now = now or adapters().clock.now()
+    counts = {"rotated": 0, "skipped": 0}
+    for shard in only or shards():
+        for name, value in rotate_shard(shard, now).items():
+            counts[name] += value
+    return counts
+
+
+# Conditional writes per TransactWriteItems: DynamoDB's limit. One write per delivery either way;
+# batching saves round trips, and a refused condition only sends the rest again.
+ROTATION_BATCH = 100
+
+
+def rotate_shard(shard: str, now: datetime) -> dict[str, int]:
+    """Rotate the due deliveries of one shard: a Query page at a time, written in batches."""
     repository = adapters().deliveries
     counts = {"rotated": 0, "skipped": 0}
-    for shard in shards or [f"{n:02d}" for n in range(settings().rotation_shards)]:
-        for delivery in repository.due(shard, epoch(now)):
-            counts["rotated" if rotate_one(delivery, now) else "skipped"] += 1
+    page: list[tuple[str, list[Any], Any]] = []
+
+    def flush() -> None:
+        applied = repository.update_many(page)
+        counts["rotated"] += sum(applied)
+        counts["skipped"] += len(applied) - sum(applied)
+        page.clear()
+
+    for delivery in repository.due(shard, epoch(now), page_size=ROTATION_BATCH):
+        write = rotation_write(delivery, now)
+        if write is None:
+            counts["skipped"] += 1
+            continue
+        page.append(write)
+        if len(page) == ROTATION_BATCH:
+            flush()
+    if page:
+        flush()
     return counts
 
 
 def rotate_one(delivery: DeliveryModel, now: datetime) -> bool:
+    write = rotation_write(delivery, now)
+    return write is not None and adapters().deliveries.update(*write, want_new=False).applied
+
+
+def rotation_write(delivery: DeliveryModel, now: datetime) -> tuple[str, list[Any], Any] | None:
+    """The conditional write that rotates this delivery, or None when it is not due.
+
+    Built from the index's projection alone (the attributes below), so the rotation never reads a
+    whole item; the condition re-checks on the item itself that nothing moved since the index saw it.
+    """
     zone = zone_of(delivery)
     if (
         delivery.status not in OPEN_STATES
         or not delivery.code_required
         or delivery.due_at is None
+        or int(delivery.life_wrong_attempts) >= policy.WRONG_CODES_PER_LIFE
         or not has_ended(day_of(delivery), zone, now)
     ):
-        return False
+        return None
     new_day = next_date(delivery, now)
     issue = int(delivery.issue_number) + 1
     fields = _issue_fields(delivery.delivery_id, issue, new_day, zone)
     scheduler = Actor(audit.SCHEDULER)
-    result = adapters().deliveries.update(
-        delivery.delivery_id,
-        [
-            DeliveryModel.delivery_date.set(new_day.isoformat()),
-            DeliveryModel.issue_number.set(issue),
-            DeliveryModel.status.set(SCHEDULED),
-            DeliveryModel.wrong_attempts.set(0),
-            DeliveryModel.code_nonce.set(fields["code_nonce"]),
-            DeliveryModel.code_mac.set(fields["code_mac"]),
-            DeliveryModel.code_valid_until.set(fields["code_valid_until"]),
-            DeliveryModel.due_at.set(fields["due_at"]),
-            DeliveryModel.expires_at.set(fields["expires_at"]),
-            audit.record(
-                *[
-                    audit.event(
-                        "ROTATED",
-                        now,
-                        scheduler,
-                        issue_number=issue,
-                        outcome=f"{delivery.delivery_date} -> {new_day.isoformat()}",
-                    ),
-                    audit.event("CODE_ISSUED", now, scheduler, issue_number=issue),
-                ]
+    actions = [
+        DeliveryModel.delivery_date.set(new_day.isoformat()),
+        DeliveryModel.issue_number.set(issue),
+        DeliveryModel.status.set(SCHEDULED),
+        DeliveryModel.wrong_attempts.set(0),
+        DeliveryModel.code_nonce.set(fields["code_nonce"]),
+        DeliveryModel.code_mac.set(fields["code_mac"]),
+        DeliveryModel.code_valid_until.set(fields["code_valid_until"]),
+        DeliveryModel.due_at.set(fields["due_at"]),
+        DeliveryModel.expires_at.set(fields["expires_at"]),
+        audit.record(
+            audit.event(
+                "ROTATED", now, scheduler, issue_number=issue, outcome=f"{delivery.delivery_date} -> {new_day}"
             ),
-        ],
+            audit.event("CODE_ISSUED", now, scheduler, issue_number=issue),
+        ),
+    ]
+    condition = (
         (DeliveryModel.issue_number == int(delivery.issue_number))
         & (DeliveryModel.due_at == int(delivery.due_at))
         & DeliveryModel.status.is_in(*OPEN_STATES)
         & (DeliveryModel.code_required == True)  # noqa: E712 - a pynamodb condition
-        & (DeliveryModel.life_wrong_attempts < policy.WRONG_CODES_PER_LIFE),
+        & (DeliveryModel.life_wrong_attempts < policy.WRONG_CODES_PER_LIFE)
     )
-    return result.applied
+    return delivery.delivery_id, actions, condition

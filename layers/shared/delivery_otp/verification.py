@@ -152,6 +152,7 @@ def verify(delivery_id: str, body: dict[str, Any], actor: Actor) -> Answer:
             & (DeliveryModel.life_wrong_attempts < policy.WRONG_CODES_PER_LIFE)
             & _assigned_to(actor),
             check,
+            want_new=False,
         )
 
     result = consume()

@@ -104,15 +104,23 @@ class DeliveryRepository:
         return CourierBudgetModel.from_raw_data(item) if item else None
 
     def update(
-        self, delivery_id: str, actions: Sequence[Any], condition: Any, guard: CourierGuard | None = None
+        self,
+        delivery_id: str,
+        actions: Sequence[Any],
+        condition: Any,
+        guard: CourierGuard | None = None,
+        *,
+        want_new: bool = True,
     ) -> WriteResult:
+        """`want_new=False` when the caller needs nothing back on success (the right code at the
+        door): the item is then neither sent nor parsed."""
         if guard is not None:
             return self._transact(delivery_id, actions, condition, guard)
         kwargs = self._connection().get_operation_kwargs(
             delivery_key(delivery_id),
             actions=list(actions),
             condition=DeliveryModel.pk.exists() & condition,
-            return_values="ALL_NEW",
+            return_values="ALL_NEW" if want_new else None,
             return_values_on_condition_failure="ALL_OLD",
         )
         try:
@@ -120,7 +128,7 @@ class DeliveryRepository:
         except ClientError as exc:
             old = exc.response.get("Item")
             return WriteResult(False, DeliveryModel.from_raw_data(old) if old else None)
-        return WriteResult(True, DeliveryModel.from_raw_data(response["Attributes"]))
+        return WriteResult(True, DeliveryModel.from_raw_data(response["Attributes"]) if want_new else None)
 
     def _transact(self, delivery_id: str, actions: Sequence[Any], condition: Any, guard: CourierGuard) -> WriteResult:
         """The delivery's write and the courier's budget in one TransactWriteItems: still one request."""
@@ -161,6 +169,47 @@ class DeliveryRepository:
             )
         # Transactions return nothing on success; callers of a guarded write need no item then.
         return WriteResult(True, None)
+
+    def update_many(self, writes: Sequence[tuple[str, Sequence[Any], Any]]) -> list[bool]:
+        """Several independent conditional updates in one TransactWriteItems (at most 100).
+
+        A transaction is all or nothing, so when some conditions fail (those deliveries changed
+        since they were read: they are left alone) the others are sent again without them. Which
+        ones failed comes from the cancellation reasons, in request order. Returns, per write,
+        whether it applied.
+        """
+        applied = [False] * len(writes)
+        pending = list(range(len(writes)))
+        for _ in range(len(writes) + 3):
+            if not pending:
+                break
+            items = [
+                {
+                    "Update": self._connection().get_operation_kwargs(
+                        delivery_key(writes[i][0]),
+                        actions=list(writes[i][1]),
+                        condition=DeliveryModel.pk.exists() & writes[i][2],
+                    )
+                }
+                for i in pending
+            ]
+            try:
+                self._call("transact_write_items", {"TransactItems": items})
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise DependencyUnavailable("the delivery store is unavailable") from exc
+                reasons = exc.response.get("CancellationReasons") or []
+                refused = {
+                    i for i, r in zip(pending, reasons, strict=False) if r.get("Code") == "ConditionalCheckFailed"
+                }
+                pending = [i for i in pending if i not in refused]
+                continue
+            for i in pending:
+                applied[i] = True
+            pending = []
+        if pending:
+            raise DependencyUnavailable("the delivery store kept refusing a rotation batch")
+        return applied
 
     def due(self, shard: str, until_epoch: int, page_size: int = 200) -> Iterator[DeliveryModel]:
         """Deliveries of one shard whose day ended by `until_epoch`: a Query on the sparse index."""

@@ -1,0 +1,30 @@
+"""One shard of the nightly rotation, from the rotation queue (see functions/rotation).
+
+Each message names a shard and the instant the planner ran; the worker rotates what is due by then
+(a message that waits in the queue still rotates exactly what was due at that instant, and what
+became due since is the next run's). A shard that fails is reported alone and retried by the queue;
+the rotation is idempotent, so a retry redoes nothing already done.
+"""
+
+import json
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from delivery_otp import service
+from delivery_otp.http import logger
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    failures = []
+    for record in event.get("Records", []):
+        try:
+            job = json.loads(record["body"])
+            counts = service.rotate_shard(str(job["shard"]), datetime.fromisoformat(job["now"]))
+        except Exception:
+            logger.exception("rotation shard failed", extra={"message_id": record.get("messageId")})
+            failures.append({"itemIdentifier": record["messageId"]})
+            continue
+        logger.info("rotation shard", extra={"shard": job["shard"], **counts})
+    return {"batchItemFailures": failures}
