@@ -1,8 +1,15 @@
-"""The local mailbox: what moto's SES accepted, rendered as the recipient sees it."""
+"""The local mailbox: what moto's SES accepted, rendered as the recipient sees it.
+
+moto keeps templated sends as the template's name and the data; it does not render them. SES does,
+with Handlebars: so does this, for the `{{name}}` (escaped) and `{{{name}}}` (as is) the template uses.
+"""
 
 from __future__ import annotations
 
 import email
+import html
+import json
+import re
 from email import policy
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -16,11 +23,59 @@ def _part(message: Any, subtype: str) -> str | None:
     return body.get_content().replace("\r\n", "\n") if body is not None else None
 
 
+_PLACEHOLDER = re.compile(r"\{\{\{\s*([\w.]+)\s*\}\}\}|\{\{\s*([\w.]+)\s*\}\}")
+
+
+def render(part: str | None, data: dict[str, Any]) -> str | None:
+    """SES's substitution: `{{{x}}}` inserted as is, `{{x}}` HTML-escaped, unknown names empty."""
+    if part is None:
+        return None
+
+    def value(match: re.Match[str]) -> str:
+        raw, escaped = match.groups()
+        found = data.get(raw or escaped, "")
+        text = found if isinstance(found, str) else json.dumps(found)
+        return text if raw else html.escape(text)
+
+    return _PLACEHOLDER.sub(value, part)
+
+
+def _templates(moto_url: str) -> dict[str, dict[str, Any]]:
+    import boto3
+
+    ses = boto3.client("ses", endpoint_url=moto_url)
+    names = [t["Name"] for t in ses.list_templates().get("TemplatesMetadata", [])]
+    return {name: ses.get_template(TemplateName=name)["Template"] for name in names}
+
+
+def _templated(moto_url: str, sent: list[dict[str, Any]], wanted: str | None) -> list[dict[str, Any]]:
+    templates = _templates(moto_url) if sent else {}
+    messages = []
+    for message in sent:
+        template = templates.get(message["template"], {})
+        defaults = json.loads(message.get("template_data") or "{}")
+        for destination in message.get("destinations", []):
+            addresses = destination.get("Destination", {}).get("ToAddresses", [])
+            if wanted and wanted not in {a.lower() for a in addresses}:
+                continue
+            data = defaults | json.loads(destination.get("ReplacementTemplateData") or "{}")
+            messages.append(
+                {
+                    "to": ", ".join(addresses),
+                    "subject": render(template.get("SubjectPart"), data),
+                    "text": render(template.get("TextPart"), data),
+                    "html": render(template.get("HtmlPart"), data),
+                    "sent_at": data.get("sent_at"),
+                }
+            )
+    return messages
+
+
 def read(moto_url: str, to: str | None = None) -> list[dict[str, Any]]:
-    """Every message sent so far, oldest first (moto keeps them in sending order)."""
+    """Every message sent so far, oldest first (moto keeps each kind in sending order)."""
     data = requests.get(f"{moto_url}/moto-api/data.json", timeout=10).json().get("ses", {})
     wanted = to.strip().lower() if to else None
-    messages = []
+    messages = _templated(moto_url, data.get("TemplateMessage", []), wanted)
     for raw in data.get("RawMessage", []):
         parsed = email.message_from_bytes(raw["raw_data"].encode("utf-8"), policy=policy.default)
         recipients = {d.lower() for d in raw.get("destinations", [])} | {str(parsed.get("To", "")).lower()}

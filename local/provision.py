@@ -67,6 +67,11 @@ def provision(session: boto3.Session, *, suffix: str = "local") -> dict[str, dic
     sender = parameter_defaults().get("EmailSender")
     if sender:
         session.client("ses").verify_email_identity(EmailAddress=sender)
+    for name, spec in resources("AWS::SES::Template").items():
+        parts = dict(spec["Properties"]["Template"])
+        parts["TemplateName"] = f"{name}-{suffix}"
+        session.client("ses").create_template(Template=parts)
+        refs[name] = {"Ref": parts["TemplateName"]}
     return refs
 
 

@@ -41,27 +41,10 @@ def table(aws):
 
 @pytest.fixture
 def sent_mail(aws):
-    """Every raw email moto's SES holds so far, parsed, oldest first."""
-    import email
-    from email import policy
-
-    import requests
+    """Every email moto's SES holds so far, rendered as the local mailbox renders it, oldest first."""
+    from local import mailbox
 
     def read(to: str | None = None):
-        data = requests.get(f"{aws['endpoint']['Ref']}/moto-api/data.json", timeout=5).json()
-        messages = []
-        for raw in data.get("ses", {}).get("RawMessage", []):
-            parsed = email.message_from_bytes(raw["raw_data"].encode(), policy=policy.default)
-            if to and to.lower() not in [d.lower() for d in raw.get("destinations", [])] + [str(parsed["To"]).lower()]:
-                continue
-            messages.append(
-                {
-                    "to": str(parsed["To"]),
-                    "subject": str(parsed["Subject"]),
-                    "text": parsed.get_body(("plain",)).get_content(),
-                    "html": parsed.get_body(("html",)).get_content(),
-                }
-            )
-        return messages
+        return mailbox.read(aws["endpoint"]["Ref"], to)
 
     return read

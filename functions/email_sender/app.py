@@ -1,28 +1,24 @@
 """Consumer of the deliveries table's stream: sends the code email for every newly issued code.
 
-Partial batch failures: one failed send retries that record (and those after it), not the batch.
+A batch is sent in bulk (one read, one SES call per 50 recipients, one write per 100 marks). Partial
+batch failures: a code email SES did not take is reported by its record, so Lambda retries from the
+first such record on (those already marked sent are skipped then); when a store or SES is
+unreachable the whole batch fails and is retried, bisected, and in the end dead-lettered.
 """
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from delivery_otp.http import logger
-from delivery_otp.notifications import issue_to_email, send_code_email
-
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-
-
-def handle(record: DynamoDBRecord) -> None:
-    target = issue_to_email(record.raw_event)
-    if target is None:
-        return
-    delivery_id, issue = target
-    sent = send_code_email(delivery_id, issue)
-    logger.info("code email", extra={"delivery_id": delivery_id, "issue_number": issue, "sent": sent})
+from delivery_otp.notifications import issue_to_email, send_code_emails
 
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+    records = event.get("Records", [])
+    targets = {i: target for i, r in enumerate(records) if (target := issue_to_email(r)) is not None}
+    unsent = set(send_code_emails(list(targets.values())))
+    failed = [i for i, target in targets.items() if target in unsent]
+    failures = [{"itemIdentifier": records[i]["dynamodb"]["SequenceNumber"]} for i in failed]
+    logger.info("code emails", extra={"records": len(records), "to_send": len(targets), "unsent": len(unsent)})
+    return {"batchItemFailures": failures}

@@ -48,10 +48,10 @@ ALLOWED_ACTIONS = {
     "RotationFunction": {"sqs:SendMessage"},
     "RotationWorkerFunction": {"dynamodb:Query", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue"},
     "EmailFunction": {
-        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
         "dynamodb:UpdateItem",
         "secretsmanager:GetSecretValue",
-        "ses:SendRawEmail",
+        "ses:SendBulkTemplatedEmail",
         "sqs:SendMessage",
     },
 }
@@ -578,7 +578,7 @@ def test_the_rotation_queries_only_the_due_index() -> None:
 
 
 def test_the_email_function_sends_only_from_the_configured_sender() -> None:
-    (ses,) = [s for s in _statements("EmailFunction") if "ses:SendRawEmail" in _as_list(s["Action"])]
+    (ses,) = [s for s in _statements("EmailFunction") if "ses:SendBulkTemplatedEmail" in _as_list(s["Action"])]
 
     assert ses["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "EmailSender"}}}
 

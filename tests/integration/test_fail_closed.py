@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import EndpointConnectionError
 from delivery_otp import service, wiring
 from delivery_otp.errors import DependencyUnavailable
@@ -123,7 +122,7 @@ def test_an_email_that_cannot_be_sent_is_retried_not_lost(clock, table):
     def unreachable(**_):
         raise EndpointConnectionError(endpoint_url="https://email.eu-south-1.amazonaws.com")
 
-    events.register("before-call.ses.SendRawEmail", unreachable)
+    events.register("before-call.ses.SendBulkTemplatedEmail", unreachable)
     try:
         with pytest.raises(DependencyUnavailable):
             send_code_email(delivery_id, 1)
@@ -140,11 +139,47 @@ def test_an_email_that_cannot_be_sent_is_retried_not_lost(clock, table):
                 },
             },
         }
-        # Every record of the batch failed: the invocation fails, so Lambda retries the batch (then bisects
-        # and parks it in the dead-letter queue); a partly failed batch reports its failed records.
-        with pytest.raises(BatchProcessingError):
+        # SES unreachable: the invocation fails, so Lambda retries the batch (then bisects and parks it
+        # in the dead-letter queue); a batch SES took in part reports the records it did not take.
+        with pytest.raises(DependencyUnavailable):
             invoke("EmailFunction", {"Records": [record]})
     finally:
-        events.unregister("before-call.ses.SendRawEmail", unreachable)
+        events.unregister("before-call.ses.SendBulkTemplatedEmail", unreachable)
     assert raw_item(table, delivery_id)["emailed_issue"] == 0
     assert send_code_email(delivery_id, 1) is True  # the retry sends it
+
+
+def test_a_recipient_ses_refused_is_reported_alone_and_the_others_are_marked_sent(clock, table):
+    first, _, _ = registered(table)
+    second, _, _ = registered(table)
+    events = wiring.adapters().mailer._ses().meta.events
+
+    class _Http:
+        status_code = 200
+
+    def second_refused(params, **_):
+        # The query-protocol body: Destinations.member.N.ReplacementTemplateData, in order.
+        body = params["body"]
+        keys = [k for k in body if k.endswith(".ReplacementTemplateData")]
+        data = [body[k] for k in sorted(keys, key=lambda k: int(k.split(".")[2]))]
+        statuses = [{"Status": "Success", "MessageId": "m-1"} if first in d else {"Status": "Failed"} for d in data]
+        return _Http(), {"Status": statuses}
+
+    records = [
+        {
+            "eventName": "INSERT",
+            "dynamodb": {
+                "SequenceNumber": str(100 + n),
+                "NewImage": {"pk": {"S": f"D#{d}"}, "delivery_id": {"S": d}, "issue_number": {"N": "1"}},
+            },
+        }
+        for n, d in enumerate([first, second])
+    ]
+    events.register("before-call.ses.SendBulkTemplatedEmail", second_refused)
+    try:
+        result = invoke("EmailFunction", {"Records": records})
+    finally:
+        events.unregister("before-call.ses.SendBulkTemplatedEmail", second_refused)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "101"}]}
+    assert raw_item(table, first)["emailed_issue"] == 1
+    assert raw_item(table, second)["emailed_issue"] == 0

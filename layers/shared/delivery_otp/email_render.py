@@ -14,9 +14,6 @@ import datetime
 import html
 import unicodedata
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime
 from typing import Literal
 
 from delivery_otp import codes
@@ -534,19 +531,3 @@ def _render_html(
 </body>
 </html>
 """
-
-
-def build_mime(*, sender: str, to: str, email: RenderedEmail, sent_at: datetime.datetime | None = None) -> bytes:
-    """multipart/alternative (text, then HTML), UTF-8, CRLF line ends: the raw message SES SendRawEmail takes.
-
-    `sent_at` (from the injected clock) becomes the Date header, so the local mailbox shows when it was sent."""
-    message = EmailMessage()
-    if sent_at is not None:
-        message["Date"] = format_datetime(sent_at)
-    message["Subject"] = email.subject
-    message["From"] = sender
-    message["To"] = to
-    # Quoted-printable keeps every line 7-bit and short, whatever the relay between SES and the inbox.
-    message.set_content(email.text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    message.add_alternative(email.html, subtype="html", charset="utf-8", cte="quoted-printable")
-    return message.as_bytes(policy=SMTP)

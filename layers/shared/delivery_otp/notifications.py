@@ -1,10 +1,11 @@
 """Code emails, driven by the table's stream: a new issue number on a delivery means a new code to send.
 
 The stream carries no code (only the nonce and a keyed MAC), so the sender re-derives it. Sending is
-at-least-once per issue and guarded so it is never twice in practice: the item is re-read before
-sending (a newer issue or an already-sent mark skips it) and the mark is one conditional write after
-SES accepted the message. A send that fails raises, so the record is retried and, in the end, parked in
-the dead-letter queue: never lost silently.
+at-least-once per issue and guarded so it is never twice in practice: the items are re-read before
+sending (a newer issue or an already-sent mark skips them) and each mark is a conditional write after
+SES accepted the message. A stream batch is sent in bulk: 50 recipients per SES call. A send that
+fails is reported, so its record is retried and, in the end, parked in the dead-letter queue: never
+lost silently.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from zoneinfo import ZoneInfo
 
 from delivery_otp import audit, codes
 from delivery_otp.audit import Actor
-from delivery_otp.email_render import build_mime, render_code_email
+from delivery_otp.email_render import render_code_email
+from delivery_otp.errors import DependencyUnavailable
 from delivery_otp.model import DeliveryModel
-from delivery_otp.service import code_is_live
+from delivery_otp.service import ROTATION_BATCH, code_is_live
 from delivery_otp.wiring import adapters
 
 
@@ -41,18 +43,8 @@ def issue_to_email(record: dict[str, Any]) -> tuple[str, int] | None:
     return new["delivery_id"]["S"], issue
 
 
-def send_code_email(delivery_id: str, issue: int) -> bool:
-    """Email the code of `issue` if it is still the live one and not yet sent. True when sent."""
-    found = adapters().deliveries.get(delivery_id)
-    now = adapters().clock.now()
-    if (
-        found is None
-        or int(found.issue_number) != issue
-        or int(found.emailed_issue or 0) >= issue
-        or not code_is_live(found, now)
-    ):
-        return False
-    code = codes.derive_code(adapters().keys.key(), delivery_id, issue, found.code_nonce or "")
+def _rendered(found: DeliveryModel, issue: int, now: datetime) -> dict[str, str]:
+    code = codes.derive_code(adapters().keys.key(), found.delivery_id, issue, found.code_nonce or "")
     zone = ZoneInfo(found.timezone)
     rendered = render_code_email(
         locale=found.locale,
@@ -64,14 +56,70 @@ def send_code_email(delivery_id: str, issue: int) -> bool:
         valid_until=datetime.fromtimestamp(found.code_valid_until, zone),
         reason="issued" if issue == 1 else "rotated",
     )
+    # `sent_at` is not in the template: SES ignores it; the local mailbox shows it.
+    return {"subject": rendered.subject, "text": rendered.text, "html": rendered.html, "sent_at": now.isoformat()}
+
+
+def send_code_emails(targets: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Email each (delivery, issue) whose code is still the live one and not yet sent, in bulk.
+
+    One BatchGetItem for the items, SendBulkTemplatedEmail for 50 recipients a call, one transaction
+    of conditional marks per 100. Returns the targets whose email could not be sent (to retry);
+    raises when a store is unreachable, so the whole batch is retried and nothing is marked unsent.
+    """
+    import os
+
+    if not targets:
+        return []
+    repository = adapters().deliveries
+    found = repository.get_many([delivery_id for delivery_id, _ in targets])
+    now = adapters().clock.now()
+    due = []
+    for delivery_id, issue in dict.fromkeys(targets):
+        item = found.get(delivery_id)
+        if (
+            item is not None
+            and int(item.issue_number) == issue
+            and int(item.emailed_issue or 0) < issue
+            and code_is_live(item, now)
+        ):
+            due.append((item, issue))
+    if not due:
+        return []
     mailer = adapters().mailer
-    mailer.send(found.email, build_mime(sender=mailer.sender, to=found.email, email=rendered, sent_at=now))
-    adapters().deliveries.update(
-        delivery_id,
-        [
-            DeliveryModel.emailed_issue.set(issue),
-            audit.record(audit.event("EMAIL_SENT", now, Actor(audit.SYSTEM), issue_number=issue)),
-        ],
-        (DeliveryModel.emailed_issue < issue) & (DeliveryModel.issue_number == issue),
+    accepted = mailer.send_bulk(
+        os.environ["CODE_EMAIL_TEMPLATE"], [(item.email, _rendered(item, issue, now)) for item, issue in due]
     )
+    sent = [(item, issue) for (item, issue), ok in zip(due, accepted, strict=True) if ok]
+    system = Actor(audit.SYSTEM)
+    for start in range(0, len(sent), ROTATION_BATCH):
+        repository.update_many(
+            [
+                (
+                    item.delivery_id,
+                    [
+                        DeliveryModel.emailed_issue.set(issue),
+                        audit.record(audit.event("EMAIL_SENT", now, system, issue_number=issue)),
+                    ],
+                    (DeliveryModel.emailed_issue < issue) & (DeliveryModel.issue_number == issue),
+                )
+                for item, issue in sent[start : start + ROTATION_BATCH]
+            ]
+        )
+    return [(item.delivery_id, issue) for (item, issue), ok in zip(due, accepted, strict=True) if not ok]
+
+
+def send_code_email(delivery_id: str, issue: int) -> bool:
+    """Email the code of `issue` if it is still the live one and not yet sent. True when sent."""
+    found = adapters().deliveries.get(delivery_id)
+    now = adapters().clock.now()
+    if (
+        found is None
+        or int(found.issue_number) != issue
+        or int(found.emailed_issue or 0) >= issue
+        or not code_is_live(found, now)
+    ):
+        return False
+    if send_code_emails([(delivery_id, issue)]):
+        raise DependencyUnavailable("the mail service did not accept the message")
     return True

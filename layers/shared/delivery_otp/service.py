@@ -309,6 +309,8 @@ def rotate_due(now: datetime | None = None, only: Iterable[str] | None = None) -
 # Conditional writes per TransactWriteItems: DynamoDB's limit. One write per delivery either way;
 # batching saves round trips, and a refused condition only sends the rest again.
 ROTATION_BATCH = 100
+# Index entries are small (the projection): a page of 1,000 is ~250 KB, well under Query's 1 MB.
+ROTATION_QUERY_PAGE = 1000
 
 
 def rotate_shard(shard: str, now: datetime) -> dict[str, int]:
@@ -323,7 +325,7 @@ def rotate_shard(shard: str, now: datetime) -> dict[str, int]:
         counts["skipped"] += len(applied) - sum(applied)
         page.clear()
 
-    for delivery in repository.due(shard, epoch(now), page_size=ROTATION_BATCH):
+    for delivery in repository.due(shard, epoch(now), page_size=ROTATION_QUERY_PAGE):
         write = rotation_write(delivery, now)
         if write is None:
             counts["skipped"] += 1

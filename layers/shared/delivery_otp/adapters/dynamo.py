@@ -96,6 +96,25 @@ class DeliveryRepository:
             return DeliveryModel.from_raw_data(old) if old else self.get(delivery.delivery_id)
         return None
 
+    def get_many(self, delivery_ids: Sequence[str]) -> dict[str, DeliveryModel]:
+        """Strongly consistent BatchGetItem, 100 keys a call, until nothing is left unprocessed."""
+        found: dict[str, DeliveryModel] = {}
+        ids = list(dict.fromkeys(delivery_ids))
+        for start in range(0, len(ids), 100):
+            keys = [{"pk": {"S": delivery_key(i)}} for i in ids[start : start + 100]]
+            request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+            for _ in range(10):
+                response = self._call("batch_get_item", {"RequestItems": request})
+                for item in response.get("Responses", {}).get(self.table_name, []):
+                    delivery = DeliveryModel.from_raw_data(item)
+                    found[delivery.delivery_id] = delivery
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                raise DependencyUnavailable("the delivery store kept some reads unprocessed")
+        return found
+
     def courier(self, courier_id: str) -> CourierBudgetModel | None:
         kwargs = CourierBudgetModel._get_connection().get_operation_kwargs(
             courier_key(courier_id), consistent_read=True

@@ -1,4 +1,5 @@
-"""Sending email through SES (v1 SendRawEmail: multipart text and HTML, rendered by us)."""
+"""Sending email through SES: v1 SendBulkTemplatedEmail, up to 50 recipients a call, each with the
+subject, text and HTML rendered by us (the template only places them)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from delivery_otp.errors import DependencyUnavailable
 
+# SES's limit of destinations per SendBulkTemplatedEmail call.
+BULK_LIMIT = 50
+
 
 class Mailer(Protocol):
     sender: str
 
-    def send(self, to: str, raw_message: bytes) -> str: ...
+    def send_bulk(self, template: str, messages: list[tuple[str, dict[str, str]]]) -> list[bool]: ...
 
 
 class SesMailer:
@@ -31,11 +35,28 @@ class SesMailer:
                     self._client = botocore.session.get_session().create_client("ses")
         return self._client
 
-    def send(self, to: str, raw_message: bytes) -> str:
-        try:
-            response = self._ses().send_raw_email(
-                Source=self.sender, Destinations=[to], RawMessage={"Data": raw_message}
-            )
-        except (BotoCoreError, ClientError) as exc:
-            raise DependencyUnavailable("the mail service is unavailable") from exc
-        return str(response["MessageId"])
+    def send_bulk(self, template: str, messages: list[tuple[str, dict[str, str]]]) -> list[bool]:
+        """One SendBulkTemplatedEmail per 50 (address, replacement data); per message, whether SES took it."""
+        import json
+
+        accepted: list[bool] = []
+        for start in range(0, len(messages), BULK_LIMIT):
+            chunk = messages[start : start + BULK_LIMIT]
+            try:
+                response = self._ses().send_bulk_templated_email(
+                    Source=self.sender,
+                    Template=template,
+                    DefaultTemplateData="{}",
+                    Destinations=[
+                        {"Destination": {"ToAddresses": [to]}, "ReplacementTemplateData": json.dumps(data)}
+                        for to, data in chunk
+                    ],
+                )
+            except (BotoCoreError, ClientError) as exc:
+                raise DependencyUnavailable("the mail service is unavailable") from exc
+            statuses = response.get("Status", [])
+            # SES answers one status per destination, in order; a missing one was not accepted.
+            accepted += [
+                i < len(statuses) and statuses[i].get("Status", "Success") == "Success" for i in range(len(chunk))
+            ]
+        return accepted

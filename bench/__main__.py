@@ -1,0 +1,61 @@
+"""`make bench`: every figure with its reference, measured in the same run, and the ratio.
+
+Cold start (fresh interpreters importing each handler vs. importing boto3 and creating a client),
+work per request (AWS calls counted with a botocore hook against moto), client-side CPU of a
+verification with the network removed (vs. one bare update_item), and the nightly rotation at scale
+(vs. writing the same items with BatchWriteItem). BENCH_ROTATION_N sets the rotation's size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import bench  # noqa: F401 - puts the layer on the path
+from bench import coldstart, cpu, rotation, work
+
+
+def main() -> None:
+    started = time.perf_counter()
+    figures: dict[str, object] = {}
+
+    print("== Cold start: median of 15 fresh interpreters; reference: import boto3 + create a DynamoDB client")
+    cold = coldstart.measure(int(os.environ.get("BENCH_COLD_RUNS", "15")))
+    for name, f in cold.items():
+        print(f"  {name:26} {f['median_s'] * 1000:7.1f} ms   {f['ratio']:.2f}x")
+    figures["cold_start"] = cold
+
+    print("== AWS calls per request (after a warm-up; the code key is cached after the first)")
+    from tests.support.aws import moto_with_template
+
+    with moto_with_template(suffix="bench-work"):
+        calls = work.measure()
+    for scenario, counted in calls.items():
+        print(f"  {scenario:42} {sum(counted.values()):2}  {counted}")
+    figures["calls"] = calls
+
+    print("== Client-side CPU per call, network removed (canned answers); reference: one bare update_item")
+    cpu_figures = cpu.measure()
+    reference = cpu_figures["bare update_item (reference)"]
+    for name, seconds in cpu_figures.items():
+        print(f"  {name:42} {seconds * 1e6:7.0f} us   {seconds / reference:.2f}x")
+    figures["cpu"] = cpu_figures
+
+    n = int(os.environ.get("BENCH_ROTATION_N", "20000"))
+    print(f"== Nightly rotation of {n:,} due deliveries; reference: BatchWriteItem of the same items (floor)")
+    rot = rotation.measure(n)
+    print(f"  floor {rot['floor_s']:.1f} s   rotation {rot['rotation_s']:.1f} s   {rot['ratio']:.2f}x")
+    print(f"  rotation calls per delivery: {json.dumps(rot['rotation_calls_per_delivery'])}")
+    print(f"  email calls per delivery:    {json.dumps(rot['email_calls_per_delivery'])}")
+    figures["rotation"] = rot
+
+    print(f"== done in {time.perf_counter() - started:.0f} s")
+    if os.environ.get("BENCH_JSON"):
+        with open(os.environ["BENCH_JSON"], "w") as out:
+            json.dump(figures, out, indent=2, default=str)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
