@@ -25,6 +25,7 @@ from bench.work import counting
 REGISTERED_AT = datetime.fromisoformat("2026-11-23T08:00:00+01:00")
 NIGHT = datetime.fromisoformat("2026-11-24T00:30:00+01:00")
 EMAIL_SAMPLE = 200
+WORKERS = 4
 
 
 def _items(n: int) -> list[dict[str, Any]]:
@@ -84,7 +85,10 @@ def _rotate() -> tuple[float, dict[str, int]]:
 
     shards = service.shards()
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=len(shards)) as workers:
+    # In AWS every shard has its own worker. moto serialises DynamoDB calls, so more threads only
+    # queue there, long enough for the client to time out and retry a transaction moto has already
+    # applied (DynamoDB would recognise the retry by its ClientRequestToken; moto does not).
+    with ThreadPoolExecutor(max_workers=WORKERS) as workers:
         results = list(workers.map(lambda shard: service.rotate_shard(shard, NIGHT), shards))
     elapsed = time.perf_counter() - started
     totals: Counter[str] = Counter()
@@ -116,6 +120,20 @@ def _email_sample(table: str) -> int:
     return len(records)
 
 
+def _count_issued(table: str, issue: int) -> int:
+    pages = (
+        boto3.client("dynamodb")
+        .get_paginator("scan")
+        .paginate(
+            TableName=table,
+            Select="COUNT",
+            FilterExpression="issue_number = :n",
+            ExpressionAttributeValues={":n": {"N": str(issue)}},
+        )
+    )
+    return sum(page["Count"] for page in pages)
+
+
 def measure(n: int) -> dict[str, Any]:
     from delivery_otp import wiring
     from delivery_otp.clock import SettableClock
@@ -136,7 +154,8 @@ def measure(n: int) -> dict[str, Any]:
             before = Counter(calls)
             sampled = _email_sample(table)
             email_calls = calls - before
-    assert counts.get("rotated") == n, counts
+    assert counts.get("rotated", 0) + counts.get("skipped", 0) >= n, counts
+    assert _count_issued(table, 2) == n, "not every due delivery was rotated"
     return {
         "deliveries": n,
         "floor_s": floor,

@@ -314,28 +314,37 @@ ROTATION_QUERY_PAGE = 1000
 
 
 def rotate_shard(shard: str, now: datetime) -> dict[str, int]:
-    """Rotate the due deliveries of one shard: a Query page at a time, written in batches."""
+    """Rotate the due deliveries of one shard: a Query page at a time, written in batches.
+
+    After a page with something new, the same page is read again: what was rotated has left the due
+    range (its new day ends later), so what comes next is still due, with no cursor into the part of
+    the index the writes themselves are changing. A delivery tried once and still there (its write
+    was refused: something changed it meanwhile) is not tried twice in a run; the cursor steps past a
+    page of those, and the next run looks at them afresh.
+    """
     repository = adapters().deliveries
     counts = {"rotated": 0, "skipped": 0}
-    page: list[tuple[str, list[Any], Any]] = []
-
-    def flush() -> None:
-        applied = repository.update_many(page)
-        counts["rotated"] += sum(applied)
-        counts["skipped"] += len(applied) - sum(applied)
-        page.clear()
-
-    for delivery in repository.due(shard, epoch(now), page_size=ROTATION_QUERY_PAGE):
-        write = rotation_write(delivery, now)
-        if write is None:
-            counts["skipped"] += 1
-            continue
-        page.append(write)
-        if len(page) == ROTATION_BATCH:
-            flush()
-    if page:
-        flush()
-    return counts
+    tried: set[str] = set()
+    start: dict[str, Any] | None = None
+    while True:
+        page, next_start = repository.due_page(shard, epoch(now), ROTATION_QUERY_PAGE, start)
+        fresh = [delivery for delivery in page if delivery.delivery_id not in tried]
+        tried.update(delivery.delivery_id for delivery in fresh)
+        writes = []
+        for delivery in fresh:
+            write = rotation_write(delivery, now)
+            if write is None:
+                counts["skipped"] += 1
+            else:
+                writes.append(write)
+        for batch_start in range(0, len(writes), ROTATION_BATCH):
+            applied = repository.update_many(writes[batch_start : batch_start + ROTATION_BATCH])
+            counts["rotated"] += sum(applied)
+            counts["skipped"] += len(applied) - sum(applied)
+        if next_start is None:
+            return counts
+        if not fresh:
+            start = next_start  # a page of deliveries already tried: step past it
 
 
 def rotate_one(delivery: DeliveryModel, now: datetime) -> bool:

@@ -9,7 +9,7 @@ client directly because pynamodb drops the returned item from a failed condition
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -230,9 +230,16 @@ class DeliveryRepository:
             raise DependencyUnavailable("the delivery store kept refusing a rotation batch")
         return applied
 
-    def due(self, shard: str, until_epoch: int, page_size: int = 200) -> Iterator[DeliveryModel]:
-        """Deliveries of one shard whose day ended by `until_epoch`: a Query on the sparse index."""
+    def due_page(
+        self, shard: str, until_epoch: int, limit: int, start: dict[str, Any] | None = None
+    ) -> tuple[list[DeliveryModel], dict[str, Any] | None]:
+        """One page of the deliveries of a shard whose day ended by `until_epoch` (a Query on the sparse
+        index, earliest first), and where the next page starts (None at the end)."""
         try:
-            yield from DeliveryModel.due_index.query(shard, DeliveryModel.due_at <= until_epoch, page_size=page_size)
+            results = DeliveryModel.due_index.query(
+                shard, DeliveryModel.due_at <= until_epoch, limit=limit, page_size=limit, last_evaluated_key=start
+            )
+            page = list(results)
+            return page, results.last_evaluated_key
         except (BotoCoreError, ClientError, PynamoDBException) as exc:
             raise DependencyUnavailable("the delivery store is unavailable") from exc
