@@ -17,8 +17,8 @@ from delivery_otp.notifications import issue_to_email, send_code_emails
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = event.get("Records", [])
     targets = {i: target for i, r in enumerate(records) if (target := issue_to_email(r)) is not None}
-    unsent = set(send_code_emails(list(targets.values())))
-    failed = [i for i, target in targets.items() if target in unsent]
+    unsent = {delivery_id for delivery_id, _, _ in send_code_emails(list(targets.values()))}
+    failed = [i for i, (delivery_id, _, _) in targets.items() if delivery_id in unsent]
     failures = [{"itemIdentifier": records[i]["dynamodb"]["SequenceNumber"]} for i in failed]
     logger.info("code emails", extra={"records": len(records), "to_send": len(targets), "unsent": len(unsent)})
     return {"batchItemFailures": failures}

@@ -1,4 +1,5 @@
-"""The storefront's reads and its cancel: state, code for the tracking page, audit trail."""
+"""The storefront's reads and its changes: state, code for the tracking page, audit trail, cancel,
+assignment, and the customer's controls (resend, rotate, reschedule)."""
 
 from typing import Any
 
@@ -35,6 +36,26 @@ def _cancel(delivery_id: str) -> Any:
 def assign_courier(id: str) -> Any:  # noqa: A002
     body = service.assign_courier(id, request_json(app))
     logger.info("delivery assigned", extra={"delivery_id": id})
+    return json_response(200, body)
+
+
+@app.post("/deliveries/<id>/code/resend")
+def resend(id: str) -> Any:  # noqa: A002
+    return idempotent(app, lambda: _changed("code resent", id, service.resend_code(id)))
+
+
+@app.post("/deliveries/<id>/code/rotate")
+def rotate(id: str) -> Any:  # noqa: A002
+    return idempotent(app, lambda: _changed("code rotated", id, service.rotate_code(id)))
+
+
+@app.put("/deliveries/<id>/schedule")
+def reschedule(id: str) -> Any:  # noqa: A002
+    return _changed("delivery rescheduled", id, service.reschedule(id, request_json(app)))
+
+
+def _changed(what: str, delivery_id: str, body: dict[str, Any]) -> Any:
+    logger.info(what, extra={"delivery_id": delivery_id, "issue_number": body.get("issue_number")})
     return json_response(200, body)
 
 

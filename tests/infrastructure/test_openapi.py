@@ -30,6 +30,10 @@ STOREFRONT = {
     ("POST", "/deliveries/{id}/cancel"): {"200", "404", "409"},
     ("GET", "/deliveries/{id}/events"): {"200", "404"},
     ("PUT", "/deliveries/{id}/courier"): {"200", "404", "409", "422"},
+    # SPEC 6: the customer's controls.
+    ("POST", "/deliveries/{id}/code/resend"): {"200", "404", "410", "423", "429"},
+    ("POST", "/deliveries/{id}/code/rotate"): {"200", "404", "410", "423"},
+    ("PUT", "/deliveries/{id}/schedule"): {"200", "404", "409", "422"},
 }
 COURIER = {
     ("POST", "/deliveries/{id}/verifications"): {"200", "400", "403", "404", "409", "410", "422", "423", "429"},

@@ -32,6 +32,9 @@ SPEC_ROUTES = {
     ("POST", "/deliveries/{id}/verifications"),
     ("POST", "/deliveries/{id}/attempts"),
     ("PUT", "/deliveries/{id}/courier"),
+    ("POST", "/deliveries/{id}/code/resend"),
+    ("POST", "/deliveries/{id}/code/rotate"),
+    ("PUT", "/deliveries/{id}/schedule"),
 }
 STOREFRONT_ROUTES = {r for r in SPEC_ROUTES if not r[1].endswith(("/verifications", "/attempts"))}
 COURIER_ROUTES = SPEC_ROUTES - STOREFRONT_ROUTES
@@ -478,6 +481,9 @@ def test_the_routes_go_to_the_functions_that_own_them() -> None:
         "POST /deliveries/{id}/verifications": "VerifyFunction",
         "POST /deliveries/{id}/attempts": "AttemptFunction",
         "PUT /deliveries/{id}/courier": "StorefrontFunction",
+        "POST /deliveries/{id}/code/resend": "StorefrontFunction",
+        "POST /deliveries/{id}/code/rotate": "StorefrontFunction",
+        "PUT /deliveries/{id}/schedule": "StorefrontFunction",
     }
 
 

@@ -71,6 +71,16 @@ class TooManyRequests(DomainError):
     code = "TOO_MANY_WRONG_CODES"
 
 
+class TooManyResends(DomainError):
+    status = 429
+    code = "TOO_MANY_RESENDS"
+
+
+class Locked(DomainError):
+    status = 423
+    code = "LOCKED"
+
+
 class IdempotencyKeyReused(DomainError):
     status = 422
     code = "IDEMPOTENCY_KEY_REUSED"

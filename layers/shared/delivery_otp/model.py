@@ -105,6 +105,11 @@ class DeliveryModel(Model):
     wrong_attempts = NumberAttribute(default=0)
     life_wrong_attempts = NumberAttribute(default=0)
     emailed_issue = NumberAttribute(default=0)
+    # Resends of the live code: a counter the email consumer follows, and today's count (3 a day).
+    resend_seq = NumberAttribute(null=True)
+    emailed_resend = NumberAttribute(null=True)
+    resend_day = UnicodeAttribute(null=True)
+    resends_today = NumberAttribute(null=True)
     delivered_at = UnicodeAttribute(null=True)
     delivered_issue = NumberAttribute(null=True)
     assigned_courier = UnicodeAttribute(null=True)

@@ -28,8 +28,11 @@ def _number(image: dict[str, Any], name: str) -> int:
     return int(value.get("N", "0")) if isinstance(value, dict) else 0
 
 
-def issue_to_email(record: dict[str, Any]) -> tuple[str, int] | None:
-    """(delivery id, issue number) when this stream record issued a new code, else None."""
+Target = tuple[str, int, int]  # (delivery id, issue number, resend sequence)
+
+
+def issue_to_email(record: dict[str, Any]) -> Target | None:
+    """What to email when this stream record issued a new code or asked for the live one again."""
     if record.get("eventName") not in ("INSERT", "MODIFY"):
         return None
     change = record.get("dynamodb", {})
@@ -38,9 +41,16 @@ def issue_to_email(record: dict[str, Any]) -> tuple[str, int] | None:
     if not new.get("pk", {}).get("S", "").startswith("D#"):
         return None
     issue = _number(new, "issue_number")
-    if issue == 0 or issue <= _number(old, "issue_number"):
+    resend = _number(new, "resend_seq")
+    if issue == 0 or (issue <= _number(old, "issue_number") and resend <= _number(old, "resend_seq")):
         return None
-    return new["delivery_id"]["S"], issue
+    return new["delivery_id"]["S"], issue, resend
+
+
+def _still_to_send(item: DeliveryModel, issue: int, resend: int, now: datetime) -> bool:
+    if int(item.issue_number) != issue or not code_is_live(item, now):
+        return False
+    return int(item.emailed_issue or 0) < issue or int(item.emailed_resend or 0) < resend
 
 
 def _rendered(found: DeliveryModel, issue: int, now: datetime) -> dict[str, str]:
@@ -60,7 +70,7 @@ def _rendered(found: DeliveryModel, issue: int, now: datetime) -> dict[str, str]
     return {"subject": rendered.subject, "text": rendered.text, "html": rendered.html, "sent_at": now.isoformat()}
 
 
-def send_code_emails(targets: list[tuple[str, int]]) -> list[tuple[str, int]]:
+def send_code_emails(targets: list[Target]) -> list[Target]:
     """Email each (delivery, issue) whose code is still the live one and not yet sent, in bulk.
 
     One BatchGetItem for the items, SendBulkTemplatedEmail for 50 recipients a call, one transaction
@@ -72,25 +82,25 @@ def send_code_emails(targets: list[tuple[str, int]]) -> list[tuple[str, int]]:
     if not targets:
         return []
     repository = adapters().deliveries
-    found = repository.get_many([delivery_id for delivery_id, _ in targets])
+    # One email per delivery however many of its records the batch holds (a new code and a resend
+    # of it just after are one email): the latest issue and resend, and one mark.
+    latest: dict[str, tuple[int, int]] = {}
+    for delivery_id, issue, resend in targets:
+        latest[delivery_id] = max(latest.get(delivery_id, (0, 0)), (issue, resend))
+    found = repository.get_many(list(latest))
     now = adapters().clock.now()
     due = []
-    for delivery_id, issue in dict.fromkeys(targets):
+    for delivery_id, (issue, resend) in latest.items():
         item = found.get(delivery_id)
-        if (
-            item is not None
-            and int(item.issue_number) == issue
-            and int(item.emailed_issue or 0) < issue
-            and code_is_live(item, now)
-        ):
-            due.append((item, issue))
+        if item is not None and _still_to_send(item, issue, resend, now):
+            due.append((item, issue, resend))
     if not due:
         return []
     mailer = adapters().mailer
     accepted = mailer.send_bulk(
-        os.environ["CODE_EMAIL_TEMPLATE"], [(item.email, _rendered(item, issue, now)) for item, issue in due]
+        os.environ["CODE_EMAIL_TEMPLATE"], [(item.email, _rendered(item, issue, now)) for item, issue, _ in due]
     )
-    sent = [(item, issue) for (item, issue), ok in zip(due, accepted, strict=True) if ok]
+    sent = [target for target, ok in zip(due, accepted, strict=True) if ok]
     system = Actor(audit.SYSTEM)
     for start in range(0, len(sent), ROTATION_BATCH):
         repository.update_many(
@@ -99,27 +109,31 @@ def send_code_emails(targets: list[tuple[str, int]]) -> list[tuple[str, int]]:
                     item.delivery_id,
                     [
                         DeliveryModel.emailed_issue.set(issue),
+                        DeliveryModel.emailed_resend.set(resend),
                         audit.record(audit.event("EMAIL_SENT", now, system, issue_number=issue)),
                     ],
-                    (DeliveryModel.emailed_issue < issue) & (DeliveryModel.issue_number == issue),
+                    (DeliveryModel.issue_number == issue)
+                    & (
+                        (DeliveryModel.emailed_issue < issue)
+                        | DeliveryModel.emailed_resend.does_not_exist()
+                        | (DeliveryModel.emailed_resend < resend)
+                    ),
                 )
-                for item, issue in sent[start : start + ROTATION_BATCH]
+                for item, issue, resend in sent[start : start + ROTATION_BATCH]
             ]
         )
-    return [(item.delivery_id, issue) for (item, issue), ok in zip(due, accepted, strict=True) if not ok]
+    return [
+        (item.delivery_id, issue, resend) for (item, issue, resend), ok in zip(due, accepted, strict=True) if not ok
+    ]
 
 
 def send_code_email(delivery_id: str, issue: int) -> bool:
     """Email the code of `issue` if it is still the live one and not yet sent. True when sent."""
     found = adapters().deliveries.get(delivery_id)
     now = adapters().clock.now()
-    if (
-        found is None
-        or int(found.issue_number) != issue
-        or int(found.emailed_issue or 0) >= issue
-        or not code_is_live(found, now)
-    ):
+    resend = int(found.resend_seq or 0) if found is not None else 0
+    if found is None or not _still_to_send(found, issue, resend, now):
         return False
-    if send_code_emails([(delivery_id, issue)]):
+    if send_code_emails([(delivery_id, issue, resend)]):
         raise DependencyUnavailable("the mail service did not accept the message")
     return True

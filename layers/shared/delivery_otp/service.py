@@ -20,7 +20,17 @@ from delivery_otp import audit, codes, policy
 from delivery_otp.audit import Actor
 from delivery_otp.calendar import end_of_day, has_ended, local_date, next_delivery_date
 from delivery_otp.config import settings
-from delivery_otp.errors import Conflict, DateAlreadyEnded, Gone, InvalidInput, NotFound, unknown_delivery
+from delivery_otp.errors import (
+    Conflict,
+    DateAlreadyEnded,
+    DependencyUnavailable,
+    Gone,
+    InvalidInput,
+    Locked,
+    NotFound,
+    TooManyResends,
+    unknown_delivery,
+)
 from delivery_otp.model import (
     CANCELLED,
     DELIVERED,
@@ -32,7 +42,7 @@ from delivery_otp.model import (
     DeliveryModel,
     delivery_key,
 )
-from delivery_otp.validation import COURIER_ID, is_delivery_id, parse_registration
+from delivery_otp.validation import COURIER_ID, is_delivery_id, parse_date, parse_registration
 from delivery_otp.wiring import adapters
 
 
@@ -281,6 +291,126 @@ def next_date(delivery: DeliveryModel, now: datetime) -> date:
         weekdays=settings().weekdays(delivery.country),
         now=now,
     )
+
+
+# --- the customer's controls (SPEC 6) ---------------------------------------------------------------
+
+RESENDS_PER_DAY = 3
+_MAX_WRITE_ROUNDS = 10
+
+
+def _live_or_refuse(delivery: DeliveryModel, now: datetime) -> None:
+    """The refusals of a request about the live code, as the code view gives them."""
+    if not delivery.code_required:
+        raise NotFound(f"delivery {delivery.delivery_id!r} needs no code")
+    if delivery.status == LOCKED and not has_ended(day_of(delivery), zone_of(delivery), now):
+        raise Locked(f"delivery {delivery.delivery_id!r} is locked for today after too many wrong codes")
+    if not code_is_live(delivery, now):
+        raise Gone(f"delivery {delivery.delivery_id!r} has no valid code right now ({delivery.status.lower()})")
+
+
+def resend_code(delivery_id: str) -> dict[str, Any]:
+    """Email the live code again, at most 3 times a (local) day: the email consumer follows `resend_seq`."""
+    repository = adapters().deliveries
+    now = adapters().clock.now()
+    delivery = load(delivery_id)
+    for _ in range(_MAX_WRITE_ROUNDS):
+        _live_or_refuse(delivery, now)
+        today = local_date(now, zone_of(delivery)).isoformat()
+        sent_today = int(delivery.resends_today or 0) if delivery.resend_day == today else 0
+        if sent_today >= RESENDS_PER_DAY:
+            raise TooManyResends(f"the code was already resent {RESENDS_PER_DAY} times today")
+        issue = int(delivery.issue_number)
+        seq = int(delivery.resend_seq or 0)
+        same_count = (
+            (DeliveryModel.resend_day == today) & (DeliveryModel.resends_today == sent_today)
+            if delivery.resend_day == today
+            else (DeliveryModel.resend_day.does_not_exist() | (DeliveryModel.resend_day != today))
+        )
+        result = repository.update(
+            delivery_id,
+            [
+                DeliveryModel.resend_day.set(today),
+                DeliveryModel.resends_today.set(sent_today + 1),
+                DeliveryModel.resend_seq.set(seq + 1),
+                audit.record(audit.event("CODE_RESENT", now, Actor(audit.STOREFRONT), issue_number=issue)),
+            ],
+            (DeliveryModel.issue_number == issue)
+            & (DeliveryModel.status == SCHEDULED)
+            & (DeliveryModel.code_valid_until > epoch(now))
+            & same_count,
+        )
+        if result.applied and result.item is not None:
+            return {**view(result.item, now), "resends_left_today": RESENDS_PER_DAY - sent_today - 1}
+        if result.item is None:
+            raise unknown_delivery(delivery_id)
+        delivery = result.item
+    raise DependencyUnavailable("the delivery is changing too fast; try again")
+
+
+def rotate_code(delivery_id: str) -> dict[str, Any]:
+    """ "My code leaked": a new code for the same day now; the old one dies and the new one is emailed."""
+    now = adapters().clock.now()
+    delivery = load(delivery_id)
+    _live_or_refuse(delivery, now)
+    return _reissue(delivery, day_of(delivery), now, "ROTATED", "customer request", (SCHEDULED,))
+
+
+def reschedule(delivery_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The customer picked another day: new date, new code (emailed); the old code dies."""
+    day = parse_date(body.get("delivery_date"), "delivery_date")
+    now = adapters().clock.now()
+    delivery = load(delivery_id)
+    zone = zone_of(delivery)
+    if has_ended(day, zone, now):
+        raise DateAlreadyEnded(f"delivery_date: {day} has already ended at the destination")
+    if day > local_date(now, zone) + timedelta(days=settings().max_days_ahead):
+        raise InvalidInput("delivery_date", f"must be within {settings().max_days_ahead} days from today")
+    if delivery.status not in OPEN_STATES:
+        raise Conflict(f"delivery {delivery_id!r} is {delivery.status.lower()}: it can no longer be rescheduled")
+    if day == day_of(delivery) and (not delivery.code_required or code_is_live(delivery, now)):
+        return view(delivery, now)  # already that day, with its code: nothing to do (PUT is idempotent)
+    return _reissue(delivery, day, now, "RESCHEDULED", f"{delivery.delivery_date} -> {day}", OPEN_STATES)
+
+
+def _reissue(
+    delivery: DeliveryModel, day: date, now: datetime, event_type: str, outcome: str, states: tuple[str, ...]
+) -> dict[str, Any]:
+    """A new day and (when the delivery needs one) a new code, in one write conditional on the state read."""
+    zone = zone_of(delivery)
+    storefront = Actor(audit.STOREFRONT)
+    issue = int(delivery.issue_number)
+    actions: list[Any] = [DeliveryModel.delivery_date.set(day.isoformat())]
+    events = [audit.event(event_type, now, storefront, issue_number=issue or None, outcome=outcome)]
+    if delivery.code_required:
+        issue += 1
+        fields = _issue_fields(delivery.delivery_id, issue, day, zone)
+        actions += [
+            DeliveryModel.issue_number.set(issue),
+            DeliveryModel.status.set(SCHEDULED),
+            DeliveryModel.wrong_attempts.set(0),
+            DeliveryModel.code_nonce.set(fields["code_nonce"]),
+            DeliveryModel.code_mac.set(fields["code_mac"]),
+            DeliveryModel.code_valid_until.set(fields["code_valid_until"]),
+            DeliveryModel.due_at.set(fields["due_at"]),
+            DeliveryModel.due_shard.set(_shard(delivery.delivery_id)),
+            DeliveryModel.expires_at.set(fields["expires_at"]),
+        ]
+        events.append(audit.event("CODE_ISSUED", now, storefront, issue_number=issue))
+    else:
+        actions += [DeliveryModel.status.set(SCHEDULED), DeliveryModel.expires_at.set(_expiry(end_of_day(day, zone)))]
+    actions.append(audit.record(*events))
+    result = adapters().deliveries.update(
+        delivery.delivery_id,
+        actions,
+        (DeliveryModel.issue_number == int(delivery.issue_number))
+        & (DeliveryModel.status == delivery.status)
+        & DeliveryModel.status.is_in(*states)
+        & (DeliveryModel.life_wrong_attempts < policy.WRONG_CODES_PER_LIFE),
+    )
+    if not result.applied or result.item is None:
+        raise Conflict(f"delivery {delivery.delivery_id!r} changed meanwhile; read it and try again")
+    return view(result.item, now)
 
 
 # --- scheduler --------------------------------------------------------------------------------

@@ -1,0 +1,51 @@
+"""SPEC 6 over HTTP on the local stack: the customer asks for the code again, replaces a leaked one
+and moves the delivery to another day; each time the right email reaches the mailbox."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import requests
+
+from tests.e2e.test_lifecycle_http import mailbox, set_clock
+from tests.support import factories
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
+
+
+def test_resend_rotate_and_reschedule_reach_the_mailbox(stack_url):
+    set_clock(stack_url, "2026-11-23T09:00:00+01:00")
+    email = f"luca-{uuid.uuid4().hex[:8]}@example.com"
+    body = factories.registration(recipient={"email": email, "name": "Luca Bianchi", "locale": "it-IT"})
+    base = f"{stack_url}/deliveries/{body['delivery_id']}"
+    assert requests.post(f"{stack_url}/deliveries", json=body, timeout=10).status_code == 201
+
+    def code() -> str:
+        return requests.get(f"{base}/code", timeout=5).json()["code"]
+
+    first = code()
+    assert len(mailbox(stack_url, email, 1)) == 1  # the first email is out before the resend is asked
+    resent = requests.post(f"{base}/code/resend", timeout=5)
+    assert resent.status_code == 200 and resent.json()["resends_left_today"] == 2
+    mails = mailbox(stack_url, email, 2)
+    assert len(mails) == 2 and first in mails[1]["text"]
+
+    rotated = requests.post(f"{base}/code/rotate", timeout=5)
+    assert rotated.status_code == 200 and rotated.json()["issue_number"] == 2
+    second = code()
+    mails = mailbox(stack_url, email, 3)
+    assert len(mails) == 3 and second in mails[2]["text"]
+
+    moved = requests.put(f"{base}/schedule", json={"delivery_date": "2026-11-25"}, timeout=5)
+    assert moved.status_code == 200 and moved.json()["delivery_date"] == "2026-11-25"
+    third = code()
+    mails = mailbox(stack_url, email, 4)
+    assert len(mails) == 4 and third in mails[3]["text"]
+
+    for _ in range(2):
+        assert requests.post(f"{base}/code/resend", timeout=5).status_code == 200
+    refused = requests.post(f"{base}/code/resend", timeout=5)
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "TOO_MANY_RESENDS"
+    types = [e["type"] for e in requests.get(f"{base}/events", timeout=5).json()["events"]]
+    assert types.count("CODE_RESENT") == 3 and "ROTATED" in types and "RESCHEDULED" in types

@@ -1,0 +1,170 @@
+"""The customer's controls (SPEC 6): resend the code, replace a leaked one, move to another day."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import pytest
+from delivery_otp import service, verification
+from delivery_otp.audit import COURIER, Actor
+from delivery_otp.errors import Conflict, DateAlreadyEnded, Gone, InvalidInput, Locked, NotFound, TooManyResends
+from delivery_otp.notifications import send_code_emails
+from delivery_otp.wiring import adapters
+
+from tests.support import factories
+from tests.support.lambdas import call
+
+
+def courier() -> Actor:
+    return Actor(COURIER, courier_id=f"c-{uuid.uuid4().hex[:10]}", device_id="d-1")
+
+
+def registered(**overrides) -> tuple[str, str]:
+    body = factories.registration(recipient={"email": f"{uuid.uuid4().hex[:8]}@example.com", "locale": "it"})
+    body.update(overrides)
+    service.register(body)
+    return body["delivery_id"], service.current_code(body["delivery_id"])["code"]
+
+
+def wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+def email_now(delivery_id: str) -> None:
+    """What the stream consumer does for this delivery's latest change."""
+    item = adapters().deliveries.get(delivery_id)
+    assert send_code_emails([(delivery_id, int(item.issue_number), int(item.resend_seq or 0))]) == []
+
+
+def trail(delivery_id: str) -> list[tuple[str, str]]:
+    return [(e["type"], e["actor"]["kind"]) for e in service.audit_trail(delivery_id)["events"]]
+
+
+def test_the_code_is_resent_three_times_a_day_then_429(clock, sent_mail):
+    delivery_id, code = registered()
+    address = adapters().deliveries.get(delivery_id).email
+    email_now(delivery_id)
+    left = []
+    for _ in range(3):
+        left.append(service.resend_code(delivery_id)["resends_left_today"])
+        email_now(delivery_id)
+    with pytest.raises(TooManyResends) as refused:
+        service.resend_code(delivery_id)
+    assert refused.value.status == 429 and left == [2, 1, 0]
+    mails = sent_mail(address)
+    assert len(mails) == 4 and all(code in m["text"] for m in mails)
+    assert [t for t, _ in trail(delivery_id)].count("CODE_RESENT") == 3
+    email_now(delivery_id)  # a replayed stream record sends nothing twice
+    assert len(sent_mail(address)) == 4
+
+
+def test_the_resend_budget_is_per_local_day(clock):
+    delivery_id, _ = registered(delivery_date="2026-11-24")
+    for _ in range(3):
+        service.resend_code(delivery_id)
+    clock.freeze(datetime.fromisoformat("2026-11-24T07:00:00+01:00"))
+    assert service.resend_code(delivery_id)["resends_left_today"] == 2
+
+
+def test_a_resend_needs_a_live_code(clock):
+    with pytest.raises(NotFound):
+        service.resend_code("NOPE-404")
+    no_code = factories.registration(require_code=False)
+    service.register(no_code)
+    with pytest.raises(NotFound):
+        service.resend_code(no_code["delivery_id"])
+    requeued, _ = registered()
+    verification.report_attempt(requeued, {"outcome": "RECIPIENT_UNAVAILABLE"}, courier())
+    with pytest.raises(Gone):
+        service.resend_code(requeued)
+    locked, code = registered()
+    for _ in range(5):
+        verification.verify(locked, {"code": wrong(code)}, courier())
+    with pytest.raises(Locked) as answer:
+        service.resend_code(locked)
+    assert answer.value.status == 423
+
+
+def test_a_leaked_code_is_replaced_for_the_same_day_and_the_old_one_dies(clock, sent_mail):
+    delivery_id, old = registered()
+    verification.verify(delivery_id, {"code": wrong(old)}, courier())
+    state = service.rotate_code(delivery_id)
+    assert state["issue_number"] == 2 and state["delivery_date"] == "2026-11-23" and state["wrong_attempts_left"] == 5
+    new = service.current_code(delivery_id)["code"]
+    email_now(delivery_id)
+    assert new in sent_mail(adapters().deliveries.get(delivery_id).email)[-1]["text"]
+    if new != old:  # one chance in a million that the fresh code is the same
+        assert verification.verify(delivery_id, {"code": old}, courier()).status == 403
+    assert verification.verify(delivery_id, {"code": new}, courier()).status == 200
+    assert ("ROTATED", "storefront") in trail(delivery_id) and trail(delivery_id).count(
+        ("CODE_ISSUED", "storefront")
+    ) == 1
+    with pytest.raises(Gone):
+        service.rotate_code(delivery_id)  # delivered: no live code to replace
+
+
+def test_a_locked_delivery_is_not_unlocked_by_a_new_code(clock):
+    delivery_id, code = registered()
+    for _ in range(5):
+        verification.verify(delivery_id, {"code": wrong(code)}, courier())
+    with pytest.raises(Locked):
+        service.rotate_code(delivery_id)
+    assert service.get_delivery(delivery_id)["status"] == "LOCKED"
+
+
+def test_a_delivery_moves_to_another_day_with_a_new_code(clock, sent_mail):
+    delivery_id, old = registered()
+    state = service.reschedule(delivery_id, {"delivery_date": "2026-11-25"})
+    assert state["delivery_date"] == "2026-11-25" and state["issue_number"] == 2
+    assert state["code_valid_until"] == "2026-11-26T00:00:00+01:00"
+    new = service.current_code(delivery_id)["code"]
+    email_now(delivery_id)
+    assert new in sent_mail(adapters().deliveries.get(delivery_id).email)[-1]["text"]
+    if new != old:
+        assert verification.verify(delivery_id, {"code": old}, courier()).status == 403
+    assert ("RESCHEDULED", "storefront") in trail(delivery_id)
+    # The same day again, code live: nothing changes (PUT is idempotent).
+    assert service.reschedule(delivery_id, {"delivery_date": "2026-11-25"})["issue_number"] == 2
+
+
+def test_a_requeued_delivery_can_be_moved_and_gets_a_live_code(clock):
+    delivery_id, _ = registered()
+    verification.report_attempt(delivery_id, {"outcome": "CODE_NOT_PROVIDED"}, courier())
+    state = service.reschedule(delivery_id, {"delivery_date": "2026-11-24"})
+    assert state["status"] == "SCHEDULED" and state["code_valid_until"] is not None
+
+
+def test_rescheduling_refuses_bad_days_and_finished_deliveries(clock):
+    delivery_id, code = registered()
+    with pytest.raises(DateAlreadyEnded):
+        service.reschedule(delivery_id, {"delivery_date": "2026-11-22"})
+    for bad in [None, "2026-02-30", 20261125, "25/11/2026"]:
+        with pytest.raises(InvalidInput) as answer:
+            service.reschedule(delivery_id, {"delivery_date": bad})
+        assert "delivery_date" in answer.value.message
+    verification.verify(delivery_id, {"code": code}, courier())
+    with pytest.raises(Conflict):
+        service.reschedule(delivery_id, {"delivery_date": "2026-11-25"})
+
+
+def test_the_routes_answer_over_the_storefront_function(clock):
+    delivery_id, _ = registered()
+    assert call("POST", "/deliveries/{id}/code/resend", delivery_id, {})[0] == 200
+    assert call("POST", "/deliveries/{id}/code/rotate", delivery_id, {})[0] == 200
+    status, _, body = call("PUT", "/deliveries/{id}/schedule", delivery_id, {"delivery_date": "2026-11-24"})
+    assert status == 200 and body["delivery_date"] == "2026-11-24"
+    status, _, body = call("PUT", "/deliveries/{id}/schedule", delivery_id, {"delivery_date": "tomorrow"})
+    assert status == 422 and "delivery_date" in body["error"]["message"]
+    assert call("POST", "/deliveries/{id}/code/resend", "NOPE-1", {})[0] == 404
+
+
+def test_a_new_code_and_its_resend_in_one_stream_batch_are_one_email(clock, sent_mail):
+    delivery_id, code = registered()
+    service.resend_code(delivery_id)
+    address = adapters().deliveries.get(delivery_id).email
+    assert send_code_emails([(delivery_id, 1, 0), (delivery_id, 1, 1)]) == []
+    mails = sent_mail(address)
+    assert len(mails) == 1 and code in mails[0]["text"]
+    assert send_code_emails([(delivery_id, 1, 1)]) == []  # that resend is done: not sent twice
+    assert len(sent_mail(address)) == 1
