@@ -26,7 +26,9 @@ def test_the_readme_walkthrough_delivers_the_parcel(secure_stack_url):
     out = done.stdout
     assert '"status":"REQUEUED"' in out
     assert '"RotationFunction": {"shards_queued": 16' in out
-    assert '"issue_number":2' in out
+    assert '"resends_left_today":2' in out and '["CODE_RESENT",1,null]' in out
+    assert '["ROTATED",2,"customer request"]' in out  # the leaked code replaced, then the night's rotation
+    assert '"issue_number":3' in out
     assert out.count('"result":"ACCEPTED"') == 2  # the retry with the same Idempotency-Key
-    assert '["DELIVERED",2,null]' in out
+    assert '["DELIVERED",3,null]' in out
     assert "Forbidden" not in out and "Unauthorized" not in out

@@ -381,7 +381,12 @@ def _reissue(
     storefront = Actor(audit.STOREFRONT)
     issue = int(delivery.issue_number)
     actions: list[Any] = [DeliveryModel.delivery_date.set(day.isoformat())]
-    events = [audit.event(event_type, now, storefront, issue_number=issue or None, outcome=outcome)]
+    # Like the night's rotation, the event names the issue it brings.
+    events = [
+        audit.event(
+            event_type, now, storefront, issue_number=issue + 1 if delivery.code_required else None, outcome=outcome
+        )
+    ]
     if delivery.code_required:
         issue += 1
         fields = _issue_fields(delivery.delivery_id, issue, day, zone)
