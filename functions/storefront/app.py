@@ -1,5 +1,5 @@
 """The storefront's reads and its changes: state, code for the tracking page, audit trail, cancel,
-assignment, and the customer's controls (resend, rotate, reschedule)."""
+assignment, the customer's controls (resend, rotate, reschedule), and signed handover receipts."""
 
 from typing import Any
 
@@ -57,6 +57,21 @@ def reschedule(id: str) -> Any:  # noqa: A002
 def _changed(what: str, delivery_id: str, body: dict[str, Any]) -> Any:
     logger.info(what, extra={"delivery_id": delivery_id, "issue_number": body.get("issue_number")})
     return json_response(200, body)
+
+
+@app.get("/deliveries/<id>/receipt")
+def receipt(id: str) -> Any:  # noqa: A002
+    from delivery_otp import receipts  # only this route needs the signing key and cryptography
+
+    return json_response(200, receipts.receipt(id))
+
+
+@app.get("/.well-known/jwks.json")
+def receipt_keys() -> Any:
+    from delivery_otp import receipts
+
+    # Public and stable: caches may keep it for an hour (a rotated key is published beside the old one).
+    return json_response(200, receipts.jwks(), {"Cache-Control": "public, max-age=3600"})
 
 
 @app.get("/deliveries/<id>/events")

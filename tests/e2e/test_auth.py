@@ -173,3 +173,23 @@ def test_local_auth_routes_exist_only_with_auth_on(stack_url):
 def test_token_requests_are_validated(secure_stack_url):
     answer = requests.post(f"{secure_stack_url}/local/tokens/courier", json={"courier_id": "no spaces"}, timeout=5)
     assert answer.status_code == 422 and "courier_id" in answer.json()["error"]["message"]
+
+
+def test_the_receipt_key_is_public_and_a_receipt_checks_against_it(secure_stack_url, storefront):
+    from joserfc import jws
+    from joserfc.jwk import KeySet
+
+    keys = requests.get(f"{secure_stack_url}/.well-known/jwks.json", timeout=5)  # no signature, no token
+    assert keys.status_code == 200 and keys.json()["keys"][0]["crv"] == "Ed25519"
+    body = factories.registration(delivery_date=(datetime.now(UTC) + timedelta(days=2)).date().isoformat())
+    assert storefront.call("POST", "/deliveries", body).status_code == 201
+    delivery_id = body["delivery_id"]
+    assert requests.get(f"{secure_stack_url}/deliveries/{delivery_id}/receipt", timeout=5).status_code == 403
+    assert storefront.call("GET", f"/deliveries/{delivery_id}/receipt").status_code == 409  # not delivered yet
+    code = storefront.call("GET", f"/deliveries/{delivery_id}/code").json()["code"]
+    token = courier_token(secure_stack_url, "c-receipt")
+    assert verify(secure_stack_url, delivery_id, token, {"code": code, "device_id": "d-7"}).status_code == 200
+    receipt = storefront.call("GET", f"/deliveries/{delivery_id}/receipt").json()["receipt"]
+    checked = jws.deserialize_compact(receipt, KeySet.import_key_set(keys.json()), algorithms=["Ed25519"])
+    claims = json.loads(checked.payload)
+    assert (claims["sub"], claims["courier_id"], claims["device_id"]) == (delivery_id, "c-receipt", "d-7")

@@ -23,6 +23,7 @@ def test_the_readme_walkthrough_delivers_the_parcel(secure_stack_url):
     script = walkthrough().replace("API=http://127.0.0.1:3000", f"API={secure_stack_url}")
     done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=120)  # noqa: S603, S607
     assert done.returncode == 0, done.stderr
+    print(done.stdout)
     out = done.stdout
     assert '"status":"REQUEUED"' in out
     assert '"RotationFunction": {"shards_queued": 16' in out
@@ -31,4 +32,6 @@ def test_the_readme_walkthrough_delivers_the_parcel(secure_stack_url):
     assert '"issue_number":3' in out
     assert out.count('"result":"ACCEPTED"') == 2  # the retry with the same Idempotency-Key
     assert '["DELIVERED",3,null]' in out
+    assert '"received_by":{"kind":"recipient"}' in out and '"sub":"IT-000123"' in out
+    assert '"crv":"Ed25519"' in out
     assert "Forbidden" not in out and "Unauthorized" not in out

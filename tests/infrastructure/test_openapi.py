@@ -34,7 +34,9 @@ STOREFRONT = {
     ("POST", "/deliveries/{id}/code/resend"): {"200", "404", "410", "423", "429"},
     ("POST", "/deliveries/{id}/code/rotate"): {"200", "404", "410", "423"},
     ("PUT", "/deliveries/{id}/schedule"): {"200", "404", "409", "422"},
+    ("GET", "/deliveries/{id}/receipt"): {"200", "404", "409"},
 }
+PUBLIC = {("GET", "/.well-known/jwks.json"): {"200"}}
 COURIER = {
     ("POST", "/deliveries/{id}/verifications"): {"200", "400", "403", "404", "409", "410", "422", "423", "429"},
     ("POST", "/deliveries/{id}/attempts"): {"200", "400", "403", "404", "409", "422"},
@@ -149,12 +151,12 @@ def test_the_deployed_routes_are_exactly_the_templates_http_api_routes(doc):
 
 def test_the_deployed_routes_are_the_spec_routes(doc):
     documented = {route for route in _operations(doc) if not _is_local(route[1])}
-    assert documented == set(STOREFRONT) | set(COURIER)
+    assert documented == set(STOREFRONT) | set(COURIER) | set(PUBLIC)
 
 
-@pytest.mark.parametrize("route", sorted({**STOREFRONT, **COURIER}), ids=" ".join)
+@pytest.mark.parametrize("route", sorted({**STOREFRONT, **COURIER, **PUBLIC}), ids=" ".join)
 def test_each_operation_documents_the_answers_the_spec_gives(doc, route):
-    expected = {**STOREFRONT, **COURIER}[route]
+    expected = {**STOREFRONT, **COURIER, **PUBLIC}[route]
     responses = set(_operations(doc)[route]["responses"])
     assert expected <= responses, f"{route} misses {sorted(expected - responses)}"
     assert all(code.isdigit() and len(code) == 3 for code in responses)
@@ -189,6 +191,8 @@ def test_storefront_routes_are_sigv4_and_courier_routes_carry_a_courier_jwt(doc)
         assert ops[route]["security"] == [{"sigv4": []}], route
     for route in COURIER:
         assert ops[route]["security"] == [{"courierJwt": []}], route
+    for route in PUBLIC:
+        assert ops[route]["security"] == [], route  # no authentication, on purpose
 
 
 # --------------------------------------------------------------------------------------------------

@@ -35,9 +35,15 @@ SPEC_ROUTES = {
     ("POST", "/deliveries/{id}/code/resend"),
     ("POST", "/deliveries/{id}/code/rotate"),
     ("PUT", "/deliveries/{id}/schedule"),
+    ("GET", "/deliveries/{id}/receipt"),
+    ("GET", "/.well-known/jwks.json"),
 }
-STOREFRONT_ROUTES = {r for r in SPEC_ROUTES if not r[1].endswith(("/verifications", "/attempts"))}
-COURIER_ROUTES = SPEC_ROUTES - STOREFRONT_ROUTES
+# Open to anyone on purpose: the key that checks receipts.
+PUBLIC_ROUTES = {("GET", "/.well-known/jwks.json")}
+STOREFRONT_ROUTES = {
+    r for r in SPEC_ROUTES if not r[1].endswith(("/verifications", "/attempts")) and r not in PUBLIC_ROUTES
+}
+COURIER_ROUTES = SPEC_ROUTES - STOREFRONT_ROUTES - PUBLIC_ROUTES
 # Idempotency-Key records (Powertools) are put, completed and, on failure, deleted by every POST route.
 IDEMPOTENCY = {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 
@@ -484,6 +490,8 @@ def test_the_routes_go_to_the_functions_that_own_them() -> None:
         "POST /deliveries/{id}/code/resend": "StorefrontFunction",
         "POST /deliveries/{id}/code/rotate": "StorefrontFunction",
         "PUT /deliveries/{id}/schedule": "StorefrontFunction",
+        "GET /deliveries/{id}/receipt": "StorefrontFunction",
+        "GET /.well-known/jwks.json": "StorefrontFunction",
     }
 
 
@@ -512,6 +520,8 @@ def test_storefront_routes_require_iam_and_courier_routes_a_cognito_token_with_t
     )
     for route in COURIER_ROUTES:
         assert routes[route] == {"Authorizer": "CourierJwt", "AuthorizationScopes": [scope]}, route
+    for route in PUBLIC_ROUTES:
+        assert routes[route] == {"Authorizer": "NONE"}, route
     client = _props("CourierAppClient")
     assert scope in client["AllowedOAuthScopes"] and client["GenerateSecret"] is False
     assert "client_credentials" not in client["AllowedOAuthFlows"]  # a token must name a courier
@@ -561,14 +571,15 @@ def test_every_function_may_do_only_what_it_needs(name: str) -> None:
 
 
 def test_only_the_functions_that_derive_codes_can_read_the_code_key() -> None:
-    readers = set()
+    readers: dict[str, set[str]] = {"CodeKeySecret": set(), "ReceiptKeySecret": set()}
     for name in functions():
         for statement in _statements(name):
             if any(a.startswith("secretsmanager:") for a in _as_list(statement["Action"])):
-                assert all(_refers_to(r, "CodeKeySecret") for r in _as_list(statement["Resource"]))
-                readers.add(name)
+                (secret,) = [s for s in readers if all(_refers_to(r, s) for r in _as_list(statement["Resource"]))]
+                readers[secret].add(name)
 
-    assert readers == CODE_KEY_READERS
+    assert readers["CodeKeySecret"] == CODE_KEY_READERS
+    assert readers["ReceiptKeySecret"] == {"StorefrontFunction"}  # the one that signs receipts
 
 
 def test_the_rotation_queries_only_the_due_index() -> None:

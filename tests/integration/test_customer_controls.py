@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 
@@ -168,3 +169,57 @@ def test_a_new_code_and_its_resend_in_one_stream_batch_are_one_email(clock, sent
     assert len(mails) == 1 and code in mails[0]["text"]
     assert send_code_emails([(delivery_id, 1, 1)]) == []  # that resend is done: not sent twice
     assert len(sent_mail(address)) == 1
+
+
+# --- signed handover receipts ------------------------------------------------------------------
+
+
+def _receipt_of_a_delivered_parcel(courier_actor: Actor) -> tuple[str, dict]:
+    delivery_id, code = registered()
+    assert verification.verify(delivery_id, {"code": code, "device_id": "d-42"}, courier_actor).status == 200
+    status, _, body = call("GET", "/deliveries/{id}/receipt", delivery_id)
+    assert status == 200
+    return delivery_id, body
+
+
+def _key_set():
+    from joserfc.jwk import KeySet
+
+    status, headers, body = call("GET", "/.well-known/jwks.json")
+    assert status == 200 and "max-age" in headers["Cache-Control"]
+    return KeySet.import_key_set(body)
+
+
+def test_a_receipt_is_checked_by_an_independent_jose_library_with_the_published_key(clock):
+    from joserfc import jws
+
+    actor = Actor(COURIER, courier_id="c-77", device_id="d-42")
+    delivery_id, body = _receipt_of_a_delivered_parcel(actor)
+    checked = jws.deserialize_compact(body["receipt"], _key_set(), algorithms=["Ed25519"])
+    claims = json.loads(checked.payload)
+    assert checked.protected["alg"] == "Ed25519" and checked.protected["kid"] == body["kid"]
+    assert claims["sub"] == delivery_id and claims["iss"] == "delivery-otp"
+    assert (claims["courier_id"], claims["device_id"]) == ("c-77", "d-42")
+    assert claims["received_by"] == {"kind": "recipient"} and claims["issue_number"] == 1
+    assert claims["delivered_at"] == "2026-11-23T09:00:00+00:00" and claims == body["claims"]
+
+
+@pytest.mark.parametrize("part", [0, 1, 2])
+def test_a_changed_byte_in_any_part_of_a_receipt_fails_the_check(clock, part):
+    from joserfc import jws
+    from joserfc.errors import JoseError
+
+    _, body = _receipt_of_a_delivered_parcel(courier())
+    pieces = body["receipt"].split(".")
+    middle = len(pieces[part]) // 2
+    flipped = "A" if pieces[part][middle] != "A" else "B"
+    pieces[part] = pieces[part][:middle] + flipped + pieces[part][middle + 1 :]
+    with pytest.raises((JoseError, ValueError)):
+        jws.deserialize_compact(".".join(pieces), _key_set(), algorithms=["Ed25519"])
+
+
+def test_there_is_no_receipt_before_delivery(clock):
+    delivery_id, _ = registered()
+    status, _, body = call("GET", "/deliveries/{id}/receipt", delivery_id)
+    assert status == 409 and "not been delivered" in body["error"]["message"]
+    assert call("GET", "/deliveries/{id}/receipt", "NOPE-1")[0] == 404

@@ -66,6 +66,23 @@ class Adapters:
         return self._get("keys", build)
 
     @property
+    def receipt_keys(self) -> CodeKeySource:
+        """The seed of the receipt-signing key: only the storefront function is given its secret."""
+
+        def build() -> CodeKeySource:
+            import os
+
+            from delivery_otp.adapters.secrets import SecretsManagerKeySource
+            from delivery_otp.config import ConfigurationError
+
+            secret_id = os.environ.get("RECEIPT_KEY_SECRET_ID")
+            if not secret_id:
+                raise ConfigurationError("environment variable RECEIPT_KEY_SECRET_ID is not set")
+            return SecretsManagerKeySource(secret_id)
+
+        return self._get("receipt_keys", build)
+
+    @property
     def mailer(self) -> Mailer:
         def build() -> Mailer:
             from delivery_otp.adapters.ses import SesMailer
