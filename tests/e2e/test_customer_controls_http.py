@@ -49,3 +49,20 @@ def test_resend_rotate_and_reschedule_reach_the_mailbox(stack_url):
     assert refused.status_code == 429 and refused.json()["error"]["code"] == "TOO_MANY_RESENDS"
     types = [e["type"] for e in requests.get(f"{base}/events", timeout=5).json()["events"]]
     assert types.count("CODE_RESENT") == 3 and "ROTATED" in types and "RESCHEDULED" in types
+
+
+def test_a_wrong_code_at_the_door_alerts_the_recipient_once(stack_url):
+    set_clock(stack_url, "2026-11-23T10:15:00+01:00")
+    email = f"anna-{uuid.uuid4().hex[:8]}@example.com"
+    body = factories.registration(recipient={"email": email, "name": "Anna Weber", "locale": "de-DE"})
+    base = f"{stack_url}/deliveries/{body['delivery_id']}"
+    assert requests.post(f"{stack_url}/deliveries", json=body, timeout=10).status_code == 201
+    code = requests.get(f"{base}/code", timeout=5).json()["code"]
+    assert len(mailbox(stack_url, email, 1)) == 1
+    for guess in ("000000", "999999"):
+        if guess != code:
+            assert requests.post(f"{base}/verifications", json={"code": guess}, timeout=5).status_code == 403
+    mails = mailbox(stack_url, email, 2)
+    alerts = [m for m in mails if "falscher Zustellcode" in m["subject"]]
+    assert len(mails) == 2 and len(alerts) == 1
+    assert "um 10:15 Uhr" in alerts[0]["text"] and code not in alerts[0]["text"]

@@ -223,3 +223,43 @@ def test_there_is_no_receipt_before_delivery(clock):
     status, _, body = call("GET", "/deliveries/{id}/receipt", delivery_id)
     assert status == 409 and "not been delivered" in body["error"]["message"]
     assert call("GET", "/deliveries/{id}/receipt", "NOPE-1")[0] == 404
+
+
+# --- wrong-code alerts ---------------------------------------------------------------------------
+
+
+def _alert_record(delivery_id: str, old: int, new: int) -> dict:
+    image = {"pk": {"S": f"D#{delivery_id}"}, "delivery_id": {"S": delivery_id}}
+    return {
+        "eventName": "MODIFY",
+        "dynamodb": {
+            "SequenceNumber": "1",
+            "OldImage": {**image, "wrong_alert_issue": {"N": str(old)}} if old else image,
+            "NewImage": {**image, "wrong_alert_issue": {"N": str(new)}},
+        },
+    }
+
+
+def test_a_wrong_code_alerts_the_recipient_once_per_code(clock, sent_mail):
+    from delivery_otp.notifications import alert_to_send, send_wrong_code_alerts
+
+    delivery_id, code = registered()
+    address = adapters().deliveries.get(delivery_id).email
+    assert verification.verify(delivery_id, {"code": wrong(code)}, courier()).status == 403
+    first = alert_to_send(_alert_record(delivery_id, 0, 1))
+    assert first == (delivery_id, 1)
+    assert send_wrong_code_alerts([first]) == []
+    alerts = [m for m in sent_mail(address) if "wrong delivery code" in m["subject"] or "errato" in m["subject"]]
+    assert len(alerts) == 1 and code not in alerts[0]["text"] and code not in alerts[0]["html"]
+    # A second wrong code on the same code: its stream record asks for nothing, and a replay sends nothing.
+    assert verification.verify(delivery_id, {"code": wrong(wrong(code))}, courier()).status == 403
+    assert alert_to_send(_alert_record(delivery_id, 1, 1)) is None
+    assert send_wrong_code_alerts([first]) == []
+    assert len(sent_mail(address)) == 1
+    assert [t for t, _ in trail(delivery_id)].count("ALERT_SENT") == 1
+    # A new code gets an alert of its own.
+    service.rotate_code(delivery_id)
+    new_code = service.current_code(delivery_id)["code"]
+    assert verification.verify(delivery_id, {"code": wrong(new_code)}, courier()).status == 403
+    assert send_wrong_code_alerts([alert_to_send(_alert_record(delivery_id, 1, 2))]) == []
+    assert len(sent_mail(address)) == 2

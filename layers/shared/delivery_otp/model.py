@@ -110,6 +110,9 @@ class DeliveryModel(Model):
     emailed_resend = NumberAttribute(null=True)
     resend_day = UnicodeAttribute(null=True)
     resends_today = NumberAttribute(null=True)
+    # The code (issue) a wrong guess was last made against, and the last one its owner was alerted of.
+    wrong_alert_issue = NumberAttribute(null=True)
+    alerted_issue = NumberAttribute(null=True)
     delivered_at = UnicodeAttribute(null=True)
     delivered_issue = NumberAttribute(null=True)
     assigned_courier = UnicodeAttribute(null=True)

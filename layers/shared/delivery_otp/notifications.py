@@ -137,3 +137,76 @@ def send_code_email(delivery_id: str, issue: int) -> bool:
     if send_code_emails([(delivery_id, issue, resend)]):
         raise DependencyUnavailable("the mail service did not accept the message")
     return True
+
+
+# --- wrong-code alerts (SPEC 6) ---------------------------------------------------------------------
+
+
+def alert_to_send(record: dict[str, Any]) -> tuple[str, int] | None:
+    """(delivery id, issue) when this record is the first wrong code entered against that code."""
+    if record.get("eventName") != "MODIFY":
+        return None
+    change = record.get("dynamodb", {})
+    new, old = change.get("NewImage") or {}, change.get("OldImage") or {}
+    if not new.get("pk", {}).get("S", "").startswith("D#"):
+        return None
+    issue = _number(new, "wrong_alert_issue")
+    if issue == 0 or issue <= _number(old, "wrong_alert_issue"):
+        return None
+    return new["delivery_id"]["S"], issue
+
+
+def send_wrong_code_alerts(targets: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Alert each recipient once per code; returns the targets SES did not take (to retry)."""
+    import os
+
+    from delivery_otp.alert_render import render_wrong_code_alert
+
+    if not targets:
+        return []
+    latest: dict[str, int] = {}
+    for delivery_id, issue in targets:
+        latest[delivery_id] = max(latest.get(delivery_id, 0), issue)
+    repository = adapters().deliveries
+    found = repository.get_many(list(latest))
+    now = adapters().clock.now()
+    due = []
+    for delivery_id, issue in latest.items():
+        item = found.get(delivery_id)
+        if item is not None and int(item.alerted_issue or 0) < issue <= int(item.wrong_alert_issue or 0):
+            due.append((item, issue))
+    if not due:
+        return []
+    messages = []
+    for item, _ in due:
+        zone = ZoneInfo(item.timezone)
+        rejected = [e.at for e in item.events if e.type == "VERIFICATION" and e.outcome == "REJECTED"]
+        attempted = datetime.fromisoformat(rejected[-1]) if rejected else now
+        rendered = render_wrong_code_alert(
+            locale=item.locale,
+            recipient_name=item.recipient_name,
+            delivery_id=item.delivery_id,
+            order_id=item.order_id,
+            delivery_date=datetime.fromisoformat(item.delivery_date).date(),
+            attempted_at=attempted.astimezone(zone),
+        )
+        data = {"subject": rendered.subject, "text": rendered.text, "html": rendered.html, "sent_at": now.isoformat()}
+        messages.append((item.email, data))
+    accepted = adapters().mailer.send_bulk(os.environ["CODE_EMAIL_TEMPLATE"], messages)
+    sent = [target for target, ok in zip(due, accepted, strict=True) if ok]
+    system = Actor(audit.SYSTEM)
+    for start in range(0, len(sent), ROTATION_BATCH):
+        repository.update_many(
+            [
+                (
+                    item.delivery_id,
+                    [
+                        DeliveryModel.alerted_issue.set(issue),
+                        audit.record(audit.event("ALERT_SENT", now, system, issue_number=issue)),
+                    ],
+                    DeliveryModel.alerted_issue.does_not_exist() | (DeliveryModel.alerted_issue < issue),
+                )
+                for item, issue in sent[start : start + ROTATION_BATCH]
+            ]
+        )
+    return [(item.delivery_id, issue) for (item, issue), ok in zip(due, accepted, strict=True) if not ok]

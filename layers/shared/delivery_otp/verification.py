@@ -216,7 +216,12 @@ def _record_wrong_code(
     wrong = int(delivery.wrong_attempts) + 1
     life = int(delivery.life_wrong_attempts) + 1
     events = [audit.event("VERIFICATION", now, actor, issue_number=issue, outcome="REJECTED")]
-    actions: list[Any] = [DeliveryModel.wrong_attempts.set(wrong), DeliveryModel.life_wrong_attempts.set(life)]
+    actions: list[Any] = [
+        DeliveryModel.wrong_attempts.set(wrong),
+        DeliveryModel.life_wrong_attempts.set(life),
+        # The stream consumer alerts the recipient once per code (same value again: no new alert).
+        DeliveryModel.wrong_alert_issue.set(issue),
+    ]
     if life >= policy.WRONG_CODES_PER_LIFE:
         actions += [DeliveryModel.status.set(ON_HOLD), *kill_code_actions(), *leave_rotation_actions()]
         events.append(audit.event("ON_HOLD", now, Actor(audit.SYSTEM), issue_number=issue))
