@@ -66,3 +66,28 @@ def test_a_wrong_code_at_the_door_alerts_the_recipient_once(stack_url):
     alerts = [m for m in mails if "falscher Zustellcode" in m["subject"]]
     assert len(mails) == 2 and len(alerts) == 1
     assert "um 10:15 Uhr" in alerts[0]["text"] and code not in alerts[0]["text"]
+
+
+def test_a_bounce_reported_by_ses_stops_the_emails_on_the_local_stack(stack_url):
+    import json
+
+    from tests.support.lambdas import EVENTS
+
+    set_clock(stack_url, "2026-11-23T09:00:00+01:00")
+    email = f"gone-{uuid.uuid4().hex[:8]}@example.com"
+    body = factories.registration(recipient={"email": email, "locale": "en"})
+    base = f"{stack_url}/deliveries/{body['delivery_id']}"
+    assert requests.post(f"{stack_url}/deliveries", json=body, timeout=10).status_code == 201
+    assert len(mailbox(stack_url, email, 1)) == 1
+    event = json.loads((EVENTS / "ses_bounce.json").read_text())
+    notice = json.loads(event["Records"][0]["Sns"]["Message"])
+    notice["mail"]["tags"]["delivery"] = [body["delivery_id"].encode().hex()]
+    notice["bounce"]["bouncedRecipients"][0]["emailAddress"] = email
+    event["Records"][0]["Sns"]["Message"] = json.dumps(notice)
+    invoked = requests.post(f"{stack_url}/local/invoke/BounceFunction", json=event, timeout=10)
+    assert invoked.status_code == 200 and invoked.json() == {"marked": 1, "ignored": 0}
+    assert requests.get(base, timeout=5).json()["email_undeliverable"] is True
+    assert requests.post(f"{base}/code/resend", timeout=5).status_code == 200
+    assert requests.post(f"{base}/code/rotate", timeout=5).status_code == 200
+    assert len(mailbox(stack_url, email, 2, deadline_s=2)) == 1  # nothing more reached the address
+    assert requests.get(f"{base}/code", timeout=5).status_code == 200  # the storefront shows the code itself

@@ -248,9 +248,9 @@ def test_delivery_body_is_the_spec_body(doc):
         "issue_number",
         "wrong_attempts_left",
     }
-    # SPEC's fields, all always present; fields added later (courier_id) are documented and optional.
+    # SPEC's fields, all always present; fields added later are documented and optional.
     assert set(delivery["required"]) == fields and fields <= set(props)
-    assert set(props) - fields == {"courier_id"}
+    assert set(props) - fields == {"courier_id", "email_undeliverable"}
     assert props["status"]["enum"] == ["SCHEDULED", "DELIVERED", "REQUEUED", "LOCKED", "ON_HOLD", "CANCELLED"]
     assert props["code_valid_until"]["type"] == ["string", "null"]
     assert props["code_valid_until"]["format"] == "date-time"

@@ -56,8 +56,10 @@ ALLOWED_ACTIONS = {
     "AttemptFunction": IDEMPOTENCY | {"secretsmanager:GetSecretValue"},
     "RotationFunction": {"sqs:SendMessage"},
     "RotationWorkerFunction": {"dynamodb:Query", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue"},
+    # Marks the delivery and puts the address's suppression item; never reads codes or sends mail.
+    "BounceFunction": {"dynamodb:UpdateItem", "dynamodb:PutItem"},
     "EmailFunction": {
-        "dynamodb:BatchGetItem",
+        "dynamodb:BatchGetItem",  # the deliveries and their addresses' suppression items
         "dynamodb:UpdateItem",
         "secretsmanager:GetSecretValue",
         "ses:SendBulkTemplatedEmail",
@@ -378,7 +380,7 @@ def test_the_code_key_is_a_generated_secret_kept_on_delete() -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-def test_the_template_has_the_seven_functions() -> None:
+def test_the_template_has_the_eight_functions() -> None:
     assert set(functions()) == set(ALLOWED_ACTIONS)
 
 
@@ -825,3 +827,21 @@ def test_every_environment_deploys_a_stage_of_the_template(env: str) -> None:
 
 def test_production_changes_are_confirmed() -> None:
     assert _samconfig()["prod"]["deploy"]["parameters"]["confirm_changeset"] is True
+
+
+def test_bounces_and_complaints_flow_from_the_code_emails_to_the_bounce_function() -> None:
+    destination = _props("CodeEmailEvents")
+    (event,) = functions()["BounceFunction"]["Events"].values()
+    email = functions()["EmailFunction"]
+
+    assert _refers_to(destination["ConfigurationSetName"], "CodeEmailConfigurationSet")
+    assert sorted(destination["EventDestination"]["MatchingEventTypes"]) == ["bounce", "complaint"]
+    assert _refers_to(destination["EventDestination"]["SnsDestination"]["TopicARN"], "EmailEventsTopic")
+    assert event["Type"] == "SNS" and _refers_to(event["Properties"]["Topic"], "EmailEventsTopic")
+    assert email["Environment"]["Variables"]["CODE_EMAIL_CONFIGURATION_SET"] == {"Ref": "CodeEmailConfigurationSet"}
+    (send,) = [s for s in _statements("EmailFunction") if "ses:SendBulkTemplatedEmail" in _as_list(s["Action"])]
+    assert any("configuration-set/${CodeEmailConfigurationSet}" in r["Fn::Sub"] for r in send["Resource"])
+    # The events name addresses: the topic is encrypted with a key SES may use, and only SES publishes.
+    assert _refers_to(_props("EmailEventsTopic")["KmsMasterKeyId"], "EmailEventsKey")
+    (publish,) = _props("EmailEventsTopicPolicy")["PolicyDocument"]["Statement"]
+    assert publish["Principal"] == {"Service": "ses.amazonaws.com"} and "aws:SourceAccount" in str(publish)

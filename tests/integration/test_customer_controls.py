@@ -263,3 +263,54 @@ def test_a_wrong_code_alerts_the_recipient_once_per_code(clock, sent_mail):
     assert verification.verify(delivery_id, {"code": wrong(new_code)}, courier()).status == 403
     assert send_wrong_code_alerts([alert_to_send(_alert_record(delivery_id, 1, 2))]) == []
     assert len(sent_mail(address)) == 2
+
+
+# --- bounces and complaints -------------------------------------------------------------------------
+
+
+def _ses_event(name: str, delivery_id: str, address: str) -> dict:
+    from tests.support.lambdas import EVENTS
+
+    event = json.loads((EVENTS / f"{name}.json").read_text())
+    notice = json.loads(event["Records"][0]["Sns"]["Message"])
+    notice["mail"]["tags"]["delivery"] = [delivery_id.encode().hex()]
+    notice["mail"]["destination"] = [address]
+    for recipients in ("bouncedRecipients", "complainedRecipients"):
+        for part in ("bounce", "complaint"):
+            for r in notice.get(part, {}).get(recipients, []):
+                r["emailAddress"] = address
+    event["Records"][0]["Sns"]["Message"] = json.dumps(notice)
+    return event
+
+
+@pytest.mark.parametrize("sample", ["ses_bounce", "ses_complaint"])
+def test_a_bounce_or_complaint_marks_the_delivery_and_the_address_is_not_mailed_again(clock, sent_mail, sample):
+    from tests.support.lambdas import invoke
+
+    delivery_id, _ = registered()
+    address = adapters().deliveries.get(delivery_id).email
+    assert invoke("BounceFunction", _ses_event(sample, delivery_id, address.upper())) == {"marked": 1, "ignored": 0}
+    assert service.get_delivery(delivery_id)["email_undeliverable"] is True
+    assert ("EMAIL_UNDELIVERABLE", "system") in trail(delivery_id)
+    email_now(delivery_id)
+    service.resend_code(delivery_id)
+    email_now(delivery_id)
+    # Another delivery to the same address is not mailed either (the address is suppressed).
+    other = factories.registration(recipient={"email": address, "locale": "it"})
+    service.register(other)
+    email_now(other["delivery_id"])
+    assert sent_mail(address) == []
+    assert service.current_code(delivery_id)["code"]  # the storefront can still show it
+
+
+def test_a_transient_bounce_changes_nothing(clock):
+    from tests.support.lambdas import invoke
+
+    delivery_id, _ = registered()
+    address = adapters().deliveries.get(delivery_id).email
+    assert invoke("BounceFunction", _ses_event("ses_transient_bounce", delivery_id, address)) == {
+        "marked": 0,
+        "ignored": 1,
+    }
+    assert service.get_delivery(delivery_id)["email_undeliverable"] is False
+    assert adapters().deliveries.suppressed([address]) == set()

@@ -40,6 +40,7 @@ def test_registration_issues_a_code_valid_to_the_end_of_the_local_day(clock):
         "code_valid_until": "2026-11-24T00:00:00+01:00",
         "issue_number": 1,
         "courier_id": None,
+        "email_undeliverable": False,
         "wrong_attempts_left": 5,
     }
     shown = service.current_code(body["delivery_id"])
@@ -150,6 +151,7 @@ def test_failed_attempt_requeues_and_the_night_brings_a_new_code(clock):
         "code_valid_until": "2026-11-25T00:00:00+01:00",
         "issue_number": 2,
         "courier_id": None,
+        "email_undeliverable": False,
         "wrong_attempts_left": 5,
     }
     new_code = service.current_code(delivery_id)["code"]

@@ -111,6 +111,8 @@ class DeliveryModel(Model):
     resend_day = UnicodeAttribute(null=True)
     resends_today = NumberAttribute(null=True)
     # The code (issue) a wrong guess was last made against, and the last one its owner was alerted of.
+    # SES reported a permanent bounce or a complaint for this delivery's address: never mailed again.
+    email_undeliverable = BooleanAttribute(null=True)
     wrong_alert_issue = NumberAttribute(null=True)
     alerted_issue = NumberAttribute(null=True)
     delivered_at = UnicodeAttribute(null=True)
@@ -142,3 +144,10 @@ class CourierBudgetModel(Model):
     courier_id = UnicodeAttribute()
     wrong_log = ListAttribute(of=NumberAttribute, default=list)
     expires_at = TTLAttribute(null=True)
+
+
+def suppression_key(email: str) -> str:
+    """An address that bounced or complained: one item, keyed by a hash of it (not the address)."""
+    import hashlib
+
+    return "S#" + hashlib.sha256(email.strip().lower().encode()).hexdigest()

@@ -47,6 +47,11 @@ def issue_to_email(record: dict[str, Any]) -> Target | None:
     return new["delivery_id"]["S"], issue, resend
 
 
+def _mailable(item: DeliveryModel, suppressed: set[str]) -> bool:
+    """Not an address that bounced or complained (SPEC 6): it is not mailed again."""
+    return not item.email_undeliverable and item.email.strip().lower() not in suppressed
+
+
 def _still_to_send(item: DeliveryModel, issue: int, resend: int, now: datetime) -> bool:
     if int(item.issue_number) != issue or not code_is_live(item, now):
         return False
@@ -89,16 +94,19 @@ def send_code_emails(targets: list[Target]) -> list[Target]:
         latest[delivery_id] = max(latest.get(delivery_id, (0, 0)), (issue, resend))
     found = repository.get_many(list(latest))
     now = adapters().clock.now()
+    suppressed = repository.suppressed([item.email for item in found.values()])
     due = []
     for delivery_id, (issue, resend) in latest.items():
         item = found.get(delivery_id)
-        if item is not None and _still_to_send(item, issue, resend, now):
+        if item is not None and _mailable(item, suppressed) and _still_to_send(item, issue, resend, now):
             due.append((item, issue, resend))
     if not due:
         return []
     mailer = adapters().mailer
     accepted = mailer.send_bulk(
-        os.environ["CODE_EMAIL_TEMPLATE"], [(item.email, _rendered(item, issue, now)) for item, issue, _ in due]
+        os.environ["CODE_EMAIL_TEMPLATE"],
+        [(item.email, _rendered(item, issue, now)) for item, issue, _ in due],
+        [item.delivery_id for item, _, _ in due],
     )
     sent = [target for target, ok in zip(due, accepted, strict=True) if ok]
     system = Actor(audit.SYSTEM)
@@ -170,10 +178,15 @@ def send_wrong_code_alerts(targets: list[tuple[str, int]]) -> list[tuple[str, in
     repository = adapters().deliveries
     found = repository.get_many(list(latest))
     now = adapters().clock.now()
+    suppressed = repository.suppressed([item.email for item in found.values()])
     due = []
     for delivery_id, issue in latest.items():
         item = found.get(delivery_id)
-        if item is not None and int(item.alerted_issue or 0) < issue <= int(item.wrong_alert_issue or 0):
+        if (
+            item is not None
+            and _mailable(item, suppressed)
+            and int(item.alerted_issue or 0) < issue <= int(item.wrong_alert_issue or 0)
+        ):
             due.append((item, issue))
     if not due:
         return []
@@ -192,7 +205,9 @@ def send_wrong_code_alerts(targets: list[tuple[str, int]]) -> list[tuple[str, in
         )
         data = {"subject": rendered.subject, "text": rendered.text, "html": rendered.html, "sent_at": now.isoformat()}
         messages.append((item.email, data))
-    accepted = adapters().mailer.send_bulk(os.environ["CODE_EMAIL_TEMPLATE"], messages)
+    accepted = adapters().mailer.send_bulk(
+        os.environ["CODE_EMAIL_TEMPLATE"], messages, [item.delivery_id for item, _ in due]
+    )
     sent = [target for target, ok in zip(due, accepted, strict=True) if ok]
     system = Actor(audit.SYSTEM)
     for start in range(0, len(sent), ROTATION_BATCH):

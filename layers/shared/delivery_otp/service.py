@@ -97,6 +97,7 @@ def view(delivery: DeliveryModel, now: datetime) -> dict[str, Any]:
         "code_valid_until": local_iso(delivery.code_valid_until, zone_of(delivery)) if live else None,
         "issue_number": int(delivery.issue_number or 0),
         "courier_id": delivery.assigned_courier,
+        "email_undeliverable": bool(delivery.email_undeliverable),
         "wrong_attempts_left": (
             policy.wrong_attempts_left(int(delivery.wrong_attempts), int(delivery.life_wrong_attempts))
             if delivery.code_required
@@ -416,6 +417,28 @@ def _reissue(
     if not result.applied or result.item is None:
         raise Conflict(f"delivery {delivery.delivery_id!r} changed meanwhile; read it and try again")
     return view(result.item, now)
+
+
+def mark_undeliverable(delivery_id: str, reason: str, addresses: list[str]) -> bool:
+    """SES reported a permanent bounce or a complaint: the delivery is marked (the storefront shows the
+    code on its own page instead) and each address is suppressed. Repeated events change nothing more.
+    False when the delivery is no longer known (expired by TTL): the addresses are suppressed anyway."""
+    now = adapters().clock.now()
+    repository = adapters().deliveries
+    for address in addresses:
+        repository.suppress(address, reason, now.isoformat())
+    if not is_delivery_id(delivery_id):
+        return False
+    result = repository.update(
+        delivery_id,
+        [
+            DeliveryModel.email_undeliverable.set(True),
+            audit.record(audit.event("EMAIL_UNDELIVERABLE", now, Actor(audit.SYSTEM), outcome=reason)),
+        ],
+        DeliveryModel.email_undeliverable.does_not_exist(),
+        want_new=False,
+    )
+    return result.applied or result.item is not None
 
 
 # --- scheduler --------------------------------------------------------------------------------

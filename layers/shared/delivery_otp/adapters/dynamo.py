@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
 from delivery_otp.errors import DependencyUnavailable
-from delivery_otp.model import CourierBudgetModel, DeliveryModel, courier_key, delivery_key
+from delivery_otp.model import CourierBudgetModel, DeliveryModel, courier_key, delivery_key, suppression_key
 
 # Refusals the callers interpret from the returned items; every other error means the store is unreachable.
 _EXPECTED_REFUSALS = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
@@ -114,6 +114,35 @@ class DeliveryRepository:
             else:
                 raise DependencyUnavailable("the delivery store kept some reads unprocessed")
         return found
+
+    def suppressed(self, emails: Sequence[str]) -> set[str]:
+        """Which of these addresses are suppressed (bounced or complained), lower-cased."""
+        by_key = {suppression_key(e): e.strip().lower() for e in emails}
+        found: set[str] = set()
+        keys = list(by_key)
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {
+                self.table_name: {
+                    "Keys": [{"pk": {"S": k}} for k in keys[start : start + 100]],
+                    "ProjectionExpression": "pk",
+                }
+            }
+            for _ in range(10):
+                response = self._call("batch_get_item", {"RequestItems": request})
+                found |= {by_key[i["pk"]["S"]] for i in response.get("Responses", {}).get(self.table_name, [])}
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+        return found
+
+    def suppress(self, email: str, reason: str, at: str) -> None:
+        self._call(
+            "put_item",
+            {
+                "TableName": self.table_name,
+                "Item": {"pk": {"S": suppression_key(email)}, "reason": {"S": reason}, "at": {"S": at}},
+            },
+        )
 
     def courier(self, courier_id: str) -> CourierBudgetModel | None:
         kwargs = CourierBudgetModel._get_connection().get_operation_kwargs(

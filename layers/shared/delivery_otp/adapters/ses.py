@@ -17,7 +17,9 @@ BULK_LIMIT = 50
 class Mailer(Protocol):
     sender: str
 
-    def send_bulk(self, template: str, messages: list[tuple[str, dict[str, str]]]) -> list[bool]: ...
+    def send_bulk(
+        self, template: str, messages: list[tuple[str, dict[str, str]]], deliveries: list[str] | None = None
+    ) -> list[bool]: ...
 
 
 class SesMailer:
@@ -35,22 +37,39 @@ class SesMailer:
                     self._client = botocore.session.get_session().create_client("ses")
         return self._client
 
-    def send_bulk(self, template: str, messages: list[tuple[str, dict[str, str]]]) -> list[bool]:
-        """One SendBulkTemplatedEmail per 50 (address, replacement data); per message, whether SES took it."""
+    def send_bulk(
+        self, template: str, messages: list[tuple[str, dict[str, str]]], deliveries: list[str] | None = None
+    ) -> list[bool]:
+        """One SendBulkTemplatedEmail per 50 (address, replacement data); per message, whether SES took it.
+
+        Each message is tagged with its delivery (hex: tag values allow no '.'), so a bounce or a
+        complaint SES reports through the configuration set names the delivery it concerns."""
         import json
+        import os
+
+        configuration_set = os.environ.get("CODE_EMAIL_CONFIGURATION_SET")
+        tags = deliveries or [""] * len(messages)
 
         accepted: list[bool] = []
         for start in range(0, len(messages), BULK_LIMIT):
             chunk = messages[start : start + BULK_LIMIT]
+            destinations = [
+                {
+                    "Destination": {"ToAddresses": [to]},
+                    "ReplacementTemplateData": json.dumps(data),
+                    "ReplacementTags": [{"Name": "delivery", "Value": delivery.encode().hex() or "none"}],
+                }
+                for (to, data), delivery in zip(chunk, tags[start : start + BULK_LIMIT], strict=True)
+            ]
+            extra = {"ConfigurationSetName": configuration_set} if configuration_set else {}
             try:
                 response = self._ses().send_bulk_templated_email(
                     Source=self.sender,
                     Template=template,
                     DefaultTemplateData="{}",
-                    Destinations=[
-                        {"Destination": {"ToAddresses": [to]}, "ReplacementTemplateData": json.dumps(data)}
-                        for to, data in chunk
-                    ],
+                    DefaultTags=[{"Name": "app", "Value": "delivery-otp"}],
+                    Destinations=destinations,
+                    **extra,
                 )
             except (BotoCoreError, ClientError) as exc:
                 raise DependencyUnavailable("the mail service is unavailable") from exc
