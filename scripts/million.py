@@ -1,118 +1,304 @@
 """A million parcels on paper: how long the nightly rotation of 1,000,000 deliveries takes in AWS, and
 what each issued and each verified code costs, recomputed from scripts/million_inputs.toml.
 
-Run: python scripts/million.py [inputs.toml]. Prints Markdown (docs/scale.md quotes it).
+Run: python scripts/million.py [inputs.toml]. Prints Markdown; docs/scale.md quotes it.
+Python 3.13 standard library only.
 """
 
 from __future__ import annotations
 
+import copy
 import math
+import re
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-DELIVERIES = 1_000_000
 INPUTS = Path(__file__).with_name("million_inputs.toml")
+DAY = 86_400
+GB_IN_KB = 1024 * 1024
+
+# Stages of the night. The first three rotate the codes (old code dead, new one live and on the
+# tracking page); the others carry the emails. They overlap (the stream feeds the email function while
+# the workers still write), so the night lasts as long as its slowest stage.
+TABLE, INDEX, WORKERS, EMAIL_FN, SES_RATE, SES_DAY = (
+    "table writes",
+    "due-index writes",
+    "rotation workers",
+    "email function",
+    "SES send rate",
+    "SES 24-hour quota",
+)
+ROTATION_STAGES = (TABLE, INDEX, WORKERS)
+STAGES = (TABLE, INDEX, WORKERS, EMAIL_FN, SES_RATE, SES_DAY)
+
+
+class Figure(NamedTuple):
+    """A computed figure (seconds or USD) and the formula, with its inputs, that gave it."""
+
+    value: float
+    formula: str
+
+
+# --- inputs ---------------------------------------------------------------------------------------
 
 
 def load(path: Path = INPUTS) -> dict[str, Any]:
-    return tomllib.loads(path.read_text())
+    return tomllib.loads(path.read_text(encoding="utf-8"))
 
 
-def write_units(kb: float, transactional: bool = False) -> float:
-    """DynamoDB bills a write per started KB, twice inside a transaction."""
+def sources(path: Path = INPUTS) -> dict[str, str]:
+    """`section.key` -> the comment line(s) just above the value (where the value comes from)."""
+    found: dict[str, str] = {}
+    section: str | None = None
+    comment: list[str] = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if line.startswith("#"):
+            comment.append(line.lstrip("#").strip())
+            continue
+        if line.startswith("[["):
+            section = None  # what-if scenarios are not inputs
+        elif line.startswith("["):
+            section = line.strip("[]").strip()
+        elif section and (match := re.match(r"([A-Za-z0-9_]+)\s*=", line)):
+            found[f"{section}.{match.group(1)}"] = " ".join(comment)
+        comment = []
+    return found
+
+
+def with_changes(inputs: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `inputs` with {"section.key": value} changed."""
+    changed = copy.deepcopy(inputs)
+    for dotted, value in changes.items():
+        section, key = dotted.split(".", 1)
+        if key not in changed[section]:
+            raise KeyError(f"no input {dotted}")
+        changed[section][key] = value
+    return changed
+
+
+# --- DynamoDB units -------------------------------------------------------------------------------
+
+
+def write_units(kb: float, transactional: bool = False) -> int:
+    """DynamoDB bills a write per started KB of the item, twice inside a transaction."""
     return math.ceil(kb) * (2 if transactional else 1)
 
 
-def rotation_write_units(inputs: dict[str, Any]) -> dict[str, float]:
-    """Write units one delivery's night costs: its rotation, the index entry moving, the sent mark."""
-    d = inputs["design"]
+def read_units(kb: float, strongly_consistent: bool = True) -> float:
+    """A read per started 4 KB; half of it when eventually consistent."""
+    return math.ceil(kb / 4) * (1 if strongly_consistent else 0.5)
+
+
+def night_write_units(inputs: dict[str, Any]) -> dict[str, int]:
+    """Write units one delivery's night costs, by where they land."""
+    s = inputs["sizes"]
     return {
-        "rotation (transactional update)": write_units(d["item_kb"], transactional=True),
-        # The rotation changes due_at, the index's sort key: the old entry is deleted, a new one put.
-        "due-index entry moved": 2 * write_units(d["index_entry_kb"]),
-        "email sent mark (transactional update)": write_units(d["item_kb"], transactional=True),
+        # TransactWriteItems of 100 conditional UpdateItem: the item's size, twice.
+        "rotation": write_units(s["item_kb"], transactional=True),
+        # The email function's sent mark, also a transaction of up to 100 (and it writes the whole item).
+        "sent mark": write_units(s["item_kb"], transactional=True),
+        # due_at, the index's sort key, changes: the old entry is deleted and a new one put (2 writes).
+        # Index writes are billed as standard writes; the sent mark touches no projected attribute.
+        "due-index": 2 * write_units(s["index_entry_kb"]),
     }
 
 
-def rotation_time(inputs: dict[str, Any], ses_rate: float, deliveries: int = DELIVERIES) -> dict[str, float]:
-    """Seconds each stage needs for `deliveries`, and the total: the stages run as a pipeline (the
-    stream feeds the emails while the workers rotate), so the slowest one sets the night's length."""
-    d, q = inputs["design"], inputs["quotas"]
-    units = rotation_write_units(inputs)
-    table = deliveries * sum(units.values()) / q["table_write_units_per_second"]
-    # Each shard is one partition key value of the index: at most 1,000 write units a second each.
-    index = deliveries * units["due-index entry moved"] / (d["shards"] * q["partition_write_units_per_second"])
-    workers = min(d["shards"], q["lambda_concurrency"])
-    transactions = deliveries / d["batch"] * d["transaction_seconds"] / workers
-    ses = deliveries / ses_rate
-    stages = {
-        "table write throughput": table,
-        "due-index partitions": index,
-        "rotation workers": transactions,
-        "SES sending rate": ses,
+# --- the night ------------------------------------------------------------------------------------
+
+
+def email_function_rate(inputs: dict[str, Any]) -> tuple[int, float]:
+    """(concurrent email batches, seconds of email-function time per code) at night, full batches."""
+    d, lam = inputs["design"], inputs["lambda"]
+    concurrency = min(d["stream_shards"] * d["parallelization_factor"], d["email_concurrency"])
+    per_code = d["stream_records_per_code"] / d["stream_batch"] * lam["email_invocation_seconds"]
+    return concurrency, per_code + lam["email_seconds_per_email"]
+
+
+def stage_bounds(inputs: dict[str, Any]) -> dict[str, Figure]:
+    """Seconds each stage needs at its own limit for the night's deliveries, with the formula."""
+    n = inputs["volume"]["deliveries"]
+    d, q, lam = inputs["design"], inputs["quotas"], inputs["lambda"]
+    units = night_write_units(inputs)
+    table_units = units["rotation"] + units["sent mark"]
+    index_rate = min(q["index_write_units_per_second"], d["shards"] * q["partition_write_units_per_second"])
+    workers = min(d["shards"], d["worker_concurrency"], q["lambda_concurrency"])
+    per_worker = q["transaction_items"] / lam["worker_seconds_per_transaction"]
+    concurrency, per_code = email_function_rate(inputs)
+    rate, daily = q["ses_send_rate"], q["ses_daily_quota"]
+    return {
+        TABLE: Figure(
+            n * table_units / q["table_write_units_per_second"],
+            f"{n:,} x ({units['rotation']} rotation + {units['sent mark']} sent mark) WU"
+            f" / {q['table_write_units_per_second']:,} WU/s",
+        ),
+        INDEX: Figure(
+            n * units["due-index"] / index_rate,
+            f"{n:,} x {units['due-index']} WU / min({q['index_write_units_per_second']:,},"
+            f" {d['shards']} shards x {q['partition_write_units_per_second']:,}) WU/s",
+        ),
+        WORKERS: Figure(
+            n / (workers * per_worker),
+            f"{n:,} / ({workers} workers x {q['transaction_items']} per {lam['worker_seconds_per_transaction']:g} s)",
+        ),
+        EMAIL_FN: Figure(
+            n * per_code / concurrency,
+            f"{n:,} x {per_code * 1000:.1f} ms / min({d['stream_shards']} stream shards x"
+            f" {d['parallelization_factor']}, {d['email_concurrency']}) batches",
+        ),
+        SES_RATE: Figure(n / rate, f"{n:,} / {rate:,} msg/s"),
+        SES_DAY: Figure(DAY * max(0.0, n / daily - 1), f"1 day x max(0, {n:,} / {daily:,} - 1)"),
     }
-    return {**stages, "total": max(stages.values())}
+
+
+def rotation_time(inputs: dict[str, Any], ses_rate: float | None = None) -> dict[str, float]:
+    """Seconds per stage, `codes rotated` (the rotation stages' max, the rotation's writes only) and
+    `total` (the max of every stage: the night's length)."""
+    if ses_rate is not None:
+        inputs = with_changes(inputs, {"quotas.ses_send_rate": ses_rate})
+    bounds = {name: figure.value for name, figure in stage_bounds(inputs).items()}
+    n, q = inputs["volume"]["deliveries"], inputs["quotas"]
+    rotation_only_table = n * night_write_units(inputs)["rotation"] / q["table_write_units_per_second"]
+    rotated = max(rotation_only_table, bounds[INDEX], bounds[WORKERS])
+    return {**bounds, "codes rotated": rotated, "total": max(bounds[name] for name in STAGES)}
 
 
 def bottleneck(times: dict[str, float]) -> str:
-    return max((name for name in times if name != "total"), key=times.__getitem__)
+    return max(STAGES, key=times.__getitem__)
 
 
-def cost_per_verification(inputs: dict[str, Any]) -> dict[str, float]:
-    """A right code at the door, with a courier: API call, function, one transaction, logs."""
-    p, d, lam = inputs["prices"], inputs["design"], inputs["lambda"]
-    units = write_units(d["item_kb"], transactional=True) + write_units(d["courier_item_kb"], transactional=True)
-    units += write_units(d["index_entry_kb"])  # the delivered parcel leaves the due index
+# --- costs ----------------------------------------------------------------------------------------
+
+
+def _usd(price: float) -> str:
+    return f"${price * 1e6:g}/M" if price < 0.001 else f"${price:g}"
+
+
+def _lambda(inputs: dict[str, Any], gb: float, seconds: float, invocations: float = 1) -> Figure:
+    p = inputs["prices"]
+    usd = invocations * p["lambda_request"] + gb * seconds * p["lambda_gb_second"]
+    calls = "" if invocations == 1 else f"{invocations:g} x "
+    return Figure(usd, f"{calls}{_usd(p['lambda_request'])} + {gb:g} GB x {seconds:g} s x ${p['lambda_gb_second']}/GB-s")
+
+
+def _api_request(inputs: dict[str, Any], gb: float, seconds: float) -> dict[str, Figure]:
+    """What one API call costs around its DynamoDB work: gateway, function, logs, traces, idempotency."""
+    p, d, s = inputs["prices"], inputs["design"], inputs["sizes"]
+    idem = 2 * write_units(s["idempotency_record_kb"])  # Powertools: a conditional put, then the answer
     return {
-        "API Gateway": p["http_api_request"],
-        "Lambda": p["lambda_request"] + lam["api_gb"] * lam["verify_seconds"] * p["lambda_gb_second"],
-        "DynamoDB": units * p["dynamodb_write_unit"],
-        "CloudWatch Logs": lam["log_bytes_per_invocation"] / 1e9 * p["logs_gb"],
+        "API Gateway HTTP API": Figure(p["http_api_request"], f"1 request x {_usd(p['http_api_request'])}"),
+        "Lambda": _lambda(inputs, gb, seconds),
+        "DynamoDB (Idempotency-Key record)": Figure(
+            d["idempotency_key_share"] * idem * p["dynamodb_write_unit"],
+            f"{d['idempotency_key_share']:g} x {idem} WU x {_usd(p['dynamodb_write_unit'])}",
+        ),
+        "CloudWatch Logs": Figure(
+            s["api_log_kb"] / GB_IN_KB * p["logs_gb"], f"{s['api_log_kb']:g} KB x ${p['logs_gb']:g}/GB"
+        ),
+        "X-Ray": Figure(
+            d["xray_sampled_share"] * p["xray_trace"], f"{d['xray_sampled_share']:g} x {_usd(p['xray_trace'])}"
+        ),
     }
 
 
-def _email_share(inputs: dict[str, Any]) -> dict[str, float]:
-    """One delivery's share of the email function's batch: read, SES, sent mark, invocation."""
-    p, d, lam = inputs["prices"], inputs["design"], inputs["lambda"]
-    reads = math.ceil(d["item_kb"] / 4)  # a strongly consistent read: one unit per started 4 KB
-    per_batch_lambda = p["lambda_request"] + lam["email_gb"] * lam["email_batch_seconds"] * p["lambda_gb_second"]
+def cost_per_verification(inputs: dict[str, Any], courier: bool = True) -> dict[str, Figure]:
+    """A right code at the door. With a known courier: one TransactWriteItems (the delivery's update and
+    a ConditionCheck on the courier's budget); without: one conditional UpdateItem. Either way the
+    delivered parcel leaves the due index (one index delete)."""
+    p, s = inputs["prices"], inputs["sizes"]
+    index = write_units(s["index_entry_kb"])
+    if courier:
+        item, check = write_units(s["item_kb"], True), write_units(s["courier_item_kb"], True)
+        units, formula = item + check + index, f"({item} delivery + {check} courier check + {index} index)"
+    else:
+        item = write_units(s["item_kb"])
+        units, formula = item + index, f"({item} delivery + {index} index)"
+    parts = _api_request(inputs, inputs["lambda"]["api_gb"], inputs["lambda"]["verify_seconds"])
+    parts["DynamoDB"] = Figure(units * p["dynamodb_write_unit"], f"{formula} WU x {_usd(p['dynamodb_write_unit'])}")
+    return parts
+
+
+def email_share(inputs: dict[str, Any], records_per_batch: float) -> dict[str, Figure]:
+    """One code's share of the email function: SES, the re-read and sent mark, its time, its logs.
+    Reading the stream is free for a Lambda trigger."""
+    p, d, s, lam = inputs["prices"], inputs["design"], inputs["sizes"], inputs["lambda"]
+    invocations = d["stream_records_per_code"] / records_per_batch
+    seconds = invocations * lam["email_invocation_seconds"] + lam["email_seconds_per_email"]
+    reads, mark = read_units(s["item_kb"]), write_units(s["item_kb"], transactional=True)
     return {
-        "SES": p["ses_email"],
-        "DynamoDB (email)": reads * p["dynamodb_read_unit"]
-        + write_units(d["item_kb"], transactional=True) * p["dynamodb_write_unit"],
-        "Lambda (email)": per_batch_lambda / d["stream_batch"],
+        "SES": Figure(p["ses_email"], f"1 email x ${p['ses_email'] * 1000:g}/1,000"),
+        "DynamoDB (email: re-read + sent mark)": Figure(
+            reads * p["dynamodb_read_unit"] + mark * p["dynamodb_write_unit"],
+            f"{reads:g} RU x {_usd(p['dynamodb_read_unit'])} + {mark} WU x {_usd(p['dynamodb_write_unit'])}",
+        ),
+        "Lambda (email)": _lambda(inputs, lam["email_gb"], round(seconds, 6), round(invocations, 6)),
+        "CloudWatch Logs (email)": Figure(
+            invocations * s["email_log_kb"] / GB_IN_KB * p["logs_gb"],
+            f"{invocations:g} x {s['email_log_kb']:g} KB x ${p['logs_gb']:g}/GB",
+        ),
     }
 
 
-def cost_per_issued_code(inputs: dict[str, Any]) -> dict[str, float]:
-    """A registration that issues a code, and its email."""
-    p, d, lam = inputs["prices"], inputs["design"], inputs["lambda"]
+def cost_per_issued_code(inputs: dict[str, Any]) -> dict[str, Figure]:
+    """POST /deliveries that issues a code: one PutItem (and its due-index entry), then its email."""
+    p, s, lam = inputs["prices"], inputs["sizes"], inputs["lambda"]
+    item, index = write_units(s["registration_item_kb"]), write_units(s["index_entry_kb"])
+    parts = _api_request(inputs, lam["api_gb"], lam["register_seconds"])
+    parts["DynamoDB"] = Figure(
+        (item + index) * p["dynamodb_write_unit"], f"({item} put + {index} index) WU x {_usd(p['dynamodb_write_unit'])}"
+    )
+    return {**parts, **email_share(inputs, inputs["design"]["day_records_per_batch"])}
+
+
+def cost_per_rotation(inputs: dict[str, Any]) -> dict[str, Figure]:
+    """A delivery re-coded at night: its worker's time, its writes and index read, its email. The
+    schedule, planner, queue and empty shards cost the same whatever is due: see fixed_costs."""
+    p, d, s, q, lam = inputs["prices"], inputs["design"], inputs["sizes"], inputs["quotas"], inputs["lambda"]
+    units = night_write_units(inputs)
+    query = read_units(s["index_entry_kb"] * q["transaction_items"], strongly_consistent=False) / q["transaction_items"]
+    seconds = lam["worker_seconds_per_transaction"] / q["transaction_items"]
     return {
-        "API Gateway": p["http_api_request"],
-        "Lambda": p["lambda_request"] + lam["api_gb"] * lam["register_seconds"] * p["lambda_gb_second"],
-        "DynamoDB": (write_units(d["item_kb"]) + write_units(d["index_entry_kb"])) * p["dynamodb_write_unit"],
-        "CloudWatch Logs": lam["log_bytes_per_invocation"] / 1e9 * p["logs_gb"],
-        **_email_share(inputs),
+        "Lambda (worker)": Figure(
+            seconds * lam["rotation_gb"] * p["lambda_gb_second"],
+            f"{lam['rotation_gb']:g} GB x {seconds:g} s x ${p['lambda_gb_second']}/GB-s",
+        ),
+        "DynamoDB": Figure(
+            (units["rotation"] + units["due-index"]) * p["dynamodb_write_unit"] + query * p["dynamodb_read_unit"],
+            f"({units['rotation']} rotation + {units['due-index']} index) WU x {_usd(p['dynamodb_write_unit'])}"
+            f" + {query:g} RU (Query) x {_usd(p['dynamodb_read_unit'])}",
+        ),
+        **email_share(inputs, d["stream_batch"]),
     }
 
 
-def cost_per_rotation(inputs: dict[str, Any]) -> dict[str, float]:
-    """A delivery re-coded at night: its share of the schedule, queue and worker, its writes, its email."""
-    p, d, lam = inputs["prices"], inputs["design"], inputs["lambda"]
-    units = rotation_write_units(inputs)
-    worker_seconds = d["transaction_seconds"] / d["batch"]
+def fixed_costs(inputs: dict[str, Any]) -> dict[str, Figure]:
+    """USD a month whatever the volume: every run queues every shard, and each worker looks."""
+    p, d, q, lam = inputs["prices"], inputs["design"], inputs["quotas"], inputs["lambda"]
+    runs = d["schedule_runs_per_day"] * 30
+    shards = d["shards"]
+    sqs_calls = math.ceil(shards / q["sqs_batch"]) + 2 * shards  # send batches; receive + delete per shard
+    planner, worker = _lambda(inputs, lam["rotation_gb"], lam["planner_seconds"]), _lambda(
+        inputs, lam["rotation_gb"], lam["worker_empty_seconds"]
+    )
     return {
-        "Scheduler + SQS": (p["scheduler_invocation"] + 3 * d["shards"] * p["sqs_request"]) / DELIVERIES,
-        "Lambda (worker)": worker_seconds * lam["worker_gb"] * p["lambda_gb_second"],
-        "DynamoDB": (units["rotation (transactional update)"] + units["due-index entry moved"])
-        * p["dynamodb_write_unit"],
-        **_email_share(inputs),
+        "EventBridge Scheduler": Figure(
+            runs * p["scheduler_invocation"], f"{runs:,} runs x {_usd(p['scheduler_invocation'])} (inside the free 14M)"
+        ),
+        "Lambda (planner)": Figure(runs * planner.value, f"{runs:,} x ({planner.formula})"),
+        "SQS": Figure(runs * sqs_calls * p["sqs_request"], f"{runs:,} x {sqs_calls} requests x {_usd(p['sqs_request'])}"),
+        "Lambda (workers, nothing due)": Figure(runs * shards * worker.value, f"{runs:,} x {shards} x ({worker.formula})"),
+        "Secrets Manager": Figure(p["secret_month"], f"1 secret x ${p['secret_month']:g}"),
     }
 
 
-def _duration(seconds: float) -> str:
+# --- report ---------------------------------------------------------------------------------------
+
+
+def duration(seconds: float) -> str:
+    if seconds >= 2 * DAY:
+        return f"{seconds / DAY:.1f} days"
     if seconds >= 3600:
         return f"{seconds / 3600:.1f} h"
     if seconds >= 60:
@@ -120,31 +306,56 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s"
 
 
-def report(inputs: dict[str, Any]) -> str:
-    lines = [f"### 1,000,000 rotations in one night ({inputs['design']['shards']} shards)", ""]
-    lines += ["| SES rate (msg/s) | table writes | index partitions | workers | SES | night | bottleneck |"]
-    lines += ["|---|---|---|---|---|---|---|"]
+def _cost_table(title: str, parts: dict[str, Figure], unit: str = "USD per million codes", scale: float = 1e6):
+    total = sum(part.value for part in parts.values())
+    lines = [f"#### {title}: ${total * scale:,.2f} {unit.removeprefix('USD ')}", ""]
+    lines += [f"| part | formula | {unit} |", "|---|---|---:|"]
+    lines += [f"| {name} | {part.formula} | {part.value * scale:,.3f} |" for name, part in parts.items()]
+    return [*lines, f"| **total** | | **{total * scale:,.3f}** |", ""]
+
+
+def report(inputs: dict[str, Any], path: Path = INPUTS) -> str:
+    n, d = inputs["volume"]["deliveries"], inputs["design"]
+    bounds = stage_bounds(inputs)
+    units = night_write_units(inputs)
+    lines = [f"### The night: {n:,} rotations, {d['shards']} shards, SES at {inputs['quotas']['ses_send_rate']}/s", ""]
+    lines += ["| stage | formula | time |", "|---|---|---:|"]
+    lines += [f"| {name} | {figure.formula} | {duration(figure.value)} |" for name, figure in bounds.items()]
+    times = rotation_time(inputs)
+    lines += [
+        f"| **codes rotated** | max(rotation writes, index, workers) | **{duration(times['codes rotated'])}** |",
+        f"| **emails out: the night** | max(every stage); bottleneck: {bottleneck(times)} | "
+        f"**{duration(times['total'])}** |",
+        "",
+        f"Per delivery: {units['rotation'] + units['sent mark']} table write units ({units['rotation']} rotation,"
+        f" {units['sent mark']} sent mark: {inputs['sizes']['item_kb']:g} KB items in transactions),"
+        f" {units['due-index']} due-index write units (delete + put), {d['stream_records_per_code']} stream records.",
+        "",
+        "| SES rate (msg/s) | table | due-index | workers | email function | SES | codes rotated | night | bottleneck |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for rate in inputs["quotas"]["ses_rates"]:
         t = rotation_time(inputs, rate)
-        cells = [_duration(t[k]) for k in ("table write throughput", "due-index partitions", "rotation workers")]
-        lines.append(
-            f"| {rate} | {' | '.join(cells)} | {_duration(t['SES sending rate'])} | **{_duration(t['total'])}** "
-            f"| {bottleneck(t)} |"
-        )
-    units = rotation_write_units(inputs)
-    parts = ", ".join(f"{name} {value:g}" for name, value in units.items())
-    lines += ["", f"Write units per delivery per night: {sum(units.values()):g} ({parts}).", ""]
-    for title, parts in (
-        ("Cost per verified code", cost_per_verification(inputs)),
-        ("Cost per issued code (registration + email)", cost_per_issued_code(inputs)),
-        ("Cost per nightly re-issue (rotation + email)", cost_per_rotation(inputs)),
-    ):
-        total = sum(parts.values())
-        lines += [f"### {title}: ${total * 1e6:,.2f} per million", "", "| part | USD per million |", "|---|---|"]
-        lines += [f"| {name} | {value * 1e6:,.2f} |" for name, value in parts.items()]
-        lines.append("")
-    return "\n".join(lines)
+        cells = " | ".join(duration(t[name]) for name in (TABLE, INDEX, WORKERS, EMAIL_FN, SES_RATE))
+        lines.append(f"| {rate:,} | {cells} | {duration(t['codes rotated'])} | **{duration(t['total'])}** | {bottleneck(t)} |")
+    lines += ["", "| what if | night | bottleneck |", "|---|---:|---|"]
+    for scenario in inputs.get("scenarios", []):
+        t = rotation_time(with_changes(inputs, scenario["set"]))
+        lines.append(f"| {scenario['name']} | {duration(t['total'])} | {bottleneck(t)} |")
+    lines += ["", "### Costs (USD, us-east-1 list prices)", ""]
+    lines += _cost_table("Verified code, courier known", cost_per_verification(inputs))
+    lines += _cost_table("Verified code, no courier", cost_per_verification(inputs, courier=False))
+    lines += _cost_table("Issued code (registration + email)", cost_per_issued_code(inputs))
+    lines += _cost_table("Re-issued code (nightly rotation + email)", cost_per_rotation(inputs))
+    lines += _cost_table("Fixed, whatever the volume", fixed_costs(inputs), "USD per month", 1)
+    known = sources(path)
+    lines += ["### Inputs", "", "| input | value | source |", "|---|---:|---|"]
+    for section, values in inputs.items():
+        if isinstance(values, dict):
+            lines += [f"| {section}.{key} | {value} | {known.get(f'{section}.{key}', '')} |" for key, value in values.items()]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
-    print(report(load(Path(sys.argv[1]) if len(sys.argv) > 1 else INPUTS)))
+    source = Path(sys.argv[1]) if len(sys.argv) > 1 else INPUTS
+    print(report(load(source), source), end="")

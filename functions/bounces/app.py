@@ -20,6 +20,14 @@ def _recipients(event: dict[str, Any], kind: str) -> list[str]:
     return [r["emailAddress"] for r in event.get("complaint", {}).get("complainedRecipients", [])]
 
 
+def _delivery_of(tag: str) -> str | None:
+    """The delivery id a message was tagged with (hex), or None for a tag this service did not write."""
+    try:
+        return bytes.fromhex(tag).decode()
+    except ValueError:  # UnicodeDecodeError is one too
+        return None
+
+
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     counts = {"marked": 0, "ignored": 0}
@@ -32,7 +40,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
             continue
         reason = f"{kind}:{notice.get('bounce', {}).get('bounceSubType', '')}" if kind == "Bounce" else "Complaint"
         tags = notice.get("mail", {}).get("tags", {}).get("delivery", [])
-        deliveries = [bytes.fromhex(tag).decode() for tag in tags if tag != "none"]
+        deliveries = [delivery for tag in tags if (delivery := _delivery_of(tag))]
         recipients = _recipients(notice, kind)
         for delivery_id in deliveries or [""]:
             service.mark_undeliverable(delivery_id, reason, recipients)

@@ -214,6 +214,42 @@ class Lifecycle(RuleBasedStateMachine):
             return
         assert item.status != DELIVERED and self.item(delivery_id).status == CANCELLED
 
+    @rule(delivery_id=deliveries)
+    def customer_replaces_the_code(self, delivery_id: str) -> None:
+        item = self.item(delivery_id)
+        live = item.code_required and item.status == SCHEDULED and not self.day_ended(item)
+        locked_today = item.status == LOCKED and not self.day_ended(item)
+        try:
+            service.rotate_code(delivery_id)
+        except DomainError as refusal:
+            expected = 404 if not item.code_required else 423 if locked_today else 410
+            assert refusal.status == expected and not live
+            return
+        assert live, f"a {item.status} delivery got a new code"
+        after = self.item(delivery_id)
+        assert int(after.issue_number) == int(item.issue_number) + 1 and after.delivery_date == item.delivery_date
+        assert int(after.wrong_attempts) == 0 and int(after.life_wrong_attempts) == int(item.life_wrong_attempts)
+        self.view_code(delivery_id)
+
+    @rule(delivery_id=deliveries, days_ahead=st.integers(0, 3))
+    def customer_moves_the_day(self, delivery_id: str, days_ahead: int) -> None:
+        item = self.item(delivery_id)
+        day = self.clock.now().astimezone(self.zone(item)).date() + timedelta(days=days_ahead)
+        try:
+            service.reschedule(delivery_id, {"delivery_date": day.isoformat()})
+        except Conflict:
+            assert item.status in (DELIVERED, CANCELLED, ON_HOLD)
+            return
+        except DomainError as refusal:  # the day's lock is not lifted by moving to the same day
+            assert refusal.status == 423 and item.status == LOCKED and item.delivery_date == day.isoformat()
+            return
+        assert item.status in (SCHEDULED, LOCKED, REQUEUED)
+        after = self.item(delivery_id)
+        assert after.delivery_date == day.isoformat() and after.status == SCHEDULED
+        if item.code_required:
+            assert after.code_valid_until is not None and not self.day_ended(after)
+        self.view_code(delivery_id)
+
     @rule(hours=st.integers(1, 60))
     def night_passes(self, hours: int) -> None:
         before = {d: self.item(d) for d in self.ids}

@@ -111,7 +111,10 @@ def test_a_locked_delivery_is_not_unlocked_by_a_new_code(clock):
         verification.verify(delivery_id, {"code": wrong(code)}, courier())
     with pytest.raises(Locked):
         service.rotate_code(delivery_id)
+    with pytest.raises(Locked):
+        service.reschedule(delivery_id, {"delivery_date": "2026-11-23"})  # the same, locked day
     assert service.get_delivery(delivery_id)["status"] == "LOCKED"
+    assert service.reschedule(delivery_id, {"delivery_date": "2026-11-24"})["status"] == "SCHEDULED"
 
 
 def test_a_delivery_moves_to_another_day_with_a_new_code(clock, sent_mail):
