@@ -155,8 +155,20 @@ def _full_run(aws, clock, codes: dict[str, set[str]]) -> list[dict[str, Any]]:
     renewed = _see_code(codes, requeued)
     assert renewed is not None and len(codes[requeued]) >= 1
     assert _post(*verify, requeued, {"code": renewed}, None)[0] == 200
+    # The customer's controls: a resend, a replaced code, a new day (each a new code to find).
+    controls = _register(codes, delivery_date="2026-11-24")
+    assert _post("StorefrontFunction", "/deliveries/{id}/code/resend", controls, {})[0] == 200
+    assert _post("StorefrontFunction", "/deliveries/{id}/code/rotate", controls, {})[0] == 200
+    _see_code(codes, controls)
+    moved = _post(
+        "StorefrontFunction", "/deliveries/{id}/schedule", controls, {"delivery_date": "2026-11-26"}, method="PUT"
+    )
+    assert moved[0] == 200
+    _see_code(codes, controls)
+    send_emails()
+    assert _get("StorefrontFunction", "/deliveries/{id}/receipt", requeued)[0] == 200
     assert _post("StorefrontFunction", "/deliveries/{id}/cancel", american, {})[0] == 200
-    for delivery_id in [delivered, requeued, american, *targets]:
+    for delivery_id in [delivered, requeued, american, controls, *targets]:
         assert _get("StorefrontFunction", "/deliveries/{id}/events", delivery_id)[0] == 200
     return seen
 
