@@ -1,7 +1,8 @@
 """A million parcels on paper: how long the nightly rotation of 1,000,000 deliveries takes in AWS, and
 what each issued and each verified code costs, recomputed from scripts/million_inputs.toml.
 
-Run: python scripts/million.py [inputs.toml]. Prints Markdown; docs/scale.md quotes it.
+Run: python scripts/million.py [inputs.toml] [--results-only]. Prints Markdown; docs/scale.md quotes it
+(--results-only: without the inputs table).
 Python 3.13 standard library only.
 """
 
@@ -176,11 +177,22 @@ def _usd(price: float) -> str:
     return f"${price * 1e6:g}/M" if price < 0.001 else f"${price:g}"
 
 
+def _plain(value: Any) -> str:
+    """A number as a reader writes it: 1,000,000, 0.0000133334, 0.25."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:.10f}".rstrip("0").rstrip(".") if abs(value) < 0.001 else f"{value:,g}"
+
+
 def _lambda(inputs: dict[str, Any], gb: float, seconds: float, invocations: float = 1) -> Figure:
     p = inputs["prices"]
     usd = invocations * p["lambda_request"] + gb * seconds * p["lambda_gb_second"]
     calls = "" if invocations == 1 else f"{invocations:g} x "
-    return Figure(usd, f"{calls}{_usd(p['lambda_request'])} + {gb:g} GB x {seconds:g} s x ${p['lambda_gb_second']}/GB-s")
+    return Figure(
+        usd, f"{calls}{_usd(p['lambda_request'])} + {gb:g} GB x {seconds:g} s x ${_plain(p['lambda_gb_second'])}/GB-s"
+    )
 
 
 def _api_request(inputs: dict[str, Any], gb: float, seconds: float) -> dict[str, Figure]:
@@ -215,9 +227,15 @@ def cost_per_verification(inputs: dict[str, Any], courier: bool = True) -> dict[
     else:
         item = write_units(s["item_kb"])
         units, formula = item + index, f"({item} delivery + {index} index)"
-    parts = _api_request(inputs, inputs["lambda"]["api_gb"], inputs["lambda"]["verify_seconds"])
-    parts["DynamoDB"] = Figure(units * p["dynamodb_write_unit"], f"{formula} WU x {_usd(p['dynamodb_write_unit'])}")
-    return parts
+    dynamo = Figure(units * p["dynamodb_write_unit"], f"{formula} WU x {_usd(p['dynamodb_write_unit'])}")
+    return _with_dynamodb(_api_request(inputs, inputs["lambda"]["api_gb"], inputs["lambda"]["verify_seconds"]), dynamo)
+
+
+def _with_dynamodb(parts: dict[str, Figure], dynamo: Figure) -> dict[str, Figure]:
+    """The request's own DynamoDB work, listed right after its function."""
+    names = list(parts)
+    at = names.index("Lambda") + 1
+    return {name: parts[name] for name in names[:at]} | {"DynamoDB": dynamo} | {n: parts[n] for n in names[at:]}
 
 
 def email_share(inputs: dict[str, Any], records_per_batch: float) -> dict[str, Figure]:
@@ -245,10 +263,10 @@ def cost_per_issued_code(inputs: dict[str, Any]) -> dict[str, Figure]:
     """POST /deliveries that issues a code: one PutItem (and its due-index entry), then its email."""
     p, s, lam = inputs["prices"], inputs["sizes"], inputs["lambda"]
     item, index = write_units(s["registration_item_kb"]), write_units(s["index_entry_kb"])
-    parts = _api_request(inputs, lam["api_gb"], lam["register_seconds"])
-    parts["DynamoDB"] = Figure(
+    dynamo = Figure(
         (item + index) * p["dynamodb_write_unit"], f"({item} put + {index} index) WU x {_usd(p['dynamodb_write_unit'])}"
     )
+    parts = _with_dynamodb(_api_request(inputs, lam["api_gb"], lam["register_seconds"]), dynamo)
     return {**parts, **email_share(inputs, inputs["design"]["day_records_per_batch"])}
 
 
@@ -262,7 +280,7 @@ def cost_per_rotation(inputs: dict[str, Any]) -> dict[str, Figure]:
     return {
         "Lambda (worker)": Figure(
             seconds * lam["rotation_gb"] * p["lambda_gb_second"],
-            f"{lam['rotation_gb']:g} GB x {seconds:g} s x ${p['lambda_gb_second']}/GB-s",
+            f"{lam['rotation_gb']:g} GB x {seconds:g} s x ${_plain(p['lambda_gb_second'])}/GB-s",
         ),
         "DynamoDB": Figure(
             (units["rotation"] + units["due-index"]) * p["dynamodb_write_unit"] + query * p["dynamodb_read_unit"],
@@ -279,16 +297,21 @@ def fixed_costs(inputs: dict[str, Any]) -> dict[str, Figure]:
     runs = d["schedule_runs_per_day"] * 30
     shards = d["shards"]
     sqs_calls = math.ceil(shards / q["sqs_batch"]) + 2 * shards  # send batches; receive + delete per shard
-    planner, worker = _lambda(inputs, lam["rotation_gb"], lam["planner_seconds"]), _lambda(
-        inputs, lam["rotation_gb"], lam["worker_empty_seconds"]
+    planner, worker = (
+        _lambda(inputs, lam["rotation_gb"], lam["planner_seconds"]),
+        _lambda(inputs, lam["rotation_gb"], lam["worker_empty_seconds"]),
     )
     return {
         "EventBridge Scheduler": Figure(
             runs * p["scheduler_invocation"], f"{runs:,} runs x {_usd(p['scheduler_invocation'])} (inside the free 14M)"
         ),
         "Lambda (planner)": Figure(runs * planner.value, f"{runs:,} x ({planner.formula})"),
-        "SQS": Figure(runs * sqs_calls * p["sqs_request"], f"{runs:,} x {sqs_calls} requests x {_usd(p['sqs_request'])}"),
-        "Lambda (workers, nothing due)": Figure(runs * shards * worker.value, f"{runs:,} x {shards} x ({worker.formula})"),
+        "SQS": Figure(
+            runs * sqs_calls * p["sqs_request"], f"{runs:,} x {sqs_calls} requests x {_usd(p['sqs_request'])}"
+        ),
+        "Lambda (workers, nothing due)": Figure(
+            runs * shards * worker.value, f"{runs:,} x {shards} x ({worker.formula})"
+        ),
         "Secrets Manager": Figure(p["secret_month"], f"1 secret x ${p['secret_month']:g}"),
     }
 
@@ -307,14 +330,19 @@ def duration(seconds: float) -> str:
 
 
 def _cost_table(title: str, parts: dict[str, Figure], unit: str = "USD per million codes", scale: float = 1e6):
-    total = sum(part.value for part in parts.values())
-    lines = [f"#### {title}: ${total * scale:,.2f} {unit.removeprefix('USD ')}", ""]
+    usd = total(parts)
+    lines = [f"#### {title}: ${usd * scale:,.2f} {unit.removeprefix('USD ')}", ""]
     lines += [f"| part | formula | {unit} |", "|---|---|---:|"]
     lines += [f"| {name} | {part.formula} | {part.value * scale:,.3f} |" for name, part in parts.items()]
-    return [*lines, f"| **total** | | **{total * scale:,.3f}** |", ""]
+    return [*lines, f"| **total** | | **{usd * scale:,.3f}** |", ""]
 
 
-def report(inputs: dict[str, Any], path: Path = INPUTS) -> str:
+def total(parts: dict[str, Figure]) -> float:
+    return sum(part.value for part in parts.values())
+
+
+def report(inputs: dict[str, Any], path: Path = INPUTS, with_inputs: bool = True) -> str:
+    """The whole Markdown; docs/scale.md quotes it without the inputs table (`--results-only`)."""
     n, d = inputs["volume"]["deliveries"], inputs["design"]
     bounds = stage_bounds(inputs)
     units = night_write_units(inputs)
@@ -331,31 +359,42 @@ def report(inputs: dict[str, Any], path: Path = INPUTS) -> str:
         f" {units['sent mark']} sent mark: {inputs['sizes']['item_kb']:g} KB items in transactions),"
         f" {units['due-index']} due-index write units (delete + put), {d['stream_records_per_code']} stream records.",
         "",
-        "| SES rate (msg/s) | table | due-index | workers | email function | SES | codes rotated | night | bottleneck |",
+        "| SES msg/s | table | due-index | workers | email function | SES | codes rotated | night | bottleneck |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for rate in inputs["quotas"]["ses_rates"]:
         t = rotation_time(inputs, rate)
         cells = " | ".join(duration(t[name]) for name in (TABLE, INDEX, WORKERS, EMAIL_FN, SES_RATE))
-        lines.append(f"| {rate:,} | {cells} | {duration(t['codes rotated'])} | **{duration(t['total'])}** | {bottleneck(t)} |")
+        lines.append(
+            f"| {rate:,} | {cells} | {duration(t['codes rotated'])} | **{duration(t['total'])}** | {bottleneck(t)} |"
+        )
     lines += ["", "| what if | night | bottleneck |", "|---|---:|---|"]
     for scenario in inputs.get("scenarios", []):
         t = rotation_time(with_changes(inputs, scenario["set"]))
         lines.append(f"| {scenario['name']} | {duration(t['total'])} | {bottleneck(t)} |")
     lines += ["", "### Costs (USD, us-east-1 list prices)", ""]
     lines += _cost_table("Verified code, courier known", cost_per_verification(inputs))
-    lines += _cost_table("Verified code, no courier", cost_per_verification(inputs, courier=False))
+    lines += [
+        f"Without a known courier (a plain conditional UpdateItem, no budget check):"
+        f" ${total(cost_per_verification(inputs, courier=False)) * 1e6:,.2f} per million codes.",
+        "",
+    ]
     lines += _cost_table("Issued code (registration + email)", cost_per_issued_code(inputs))
     lines += _cost_table("Re-issued code (nightly rotation + email)", cost_per_rotation(inputs))
     lines += _cost_table("Fixed, whatever the volume", fixed_costs(inputs), "USD per month", 1)
-    known = sources(path)
-    lines += ["### Inputs", "", "| input | value | source |", "|---|---:|---|"]
-    for section, values in inputs.items():
-        if isinstance(values, dict):
-            lines += [f"| {section}.{key} | {value} | {known.get(f'{section}.{key}', '')} |" for key, value in values.items()]
-    return "\n".join(lines) + "\n"
+    if with_inputs:
+        known = sources(path)
+        lines += ["### Inputs", "", "| input | value | source |", "|---|---:|---|"]
+        for section, values in inputs.items():
+            if isinstance(values, dict):
+                lines += [
+                    f"| {section}.{key} | {_plain(v)} | {known.get(f'{section}.{key}', '')} |"
+                    for key, v in values.items()
+                ]
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 if __name__ == "__main__":
-    source = Path(sys.argv[1]) if len(sys.argv) > 1 else INPUTS
-    print(report(load(source), source), end="")
+    paths = [Path(arg) for arg in sys.argv[1:] if not arg.startswith("--")]
+    source = paths[0] if paths else INPUTS
+    print(report(load(source), source, with_inputs="--results-only" not in sys.argv), end="")
