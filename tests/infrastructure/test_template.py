@@ -706,6 +706,8 @@ def test_the_email_stream_retries_bisects_and_reports_partial_failures() -> None
     assert 1 <= props["MaximumRetryAttempts"] <= 10  # -1 would retry a poison record forever
     assert props["BisectBatchOnFunctionError"] is True
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # docs/scale.md: with one batch per stream shard, a big night's emails wait on the stream, not on SES.
+    assert props["ParallelizationFactor"] == 10
 
 
 def test_unsent_emails_land_in_the_email_dead_letter_queue() -> None:
