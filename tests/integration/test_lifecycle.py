@@ -42,6 +42,7 @@ def test_registration_issues_a_code_valid_to_the_end_of_the_local_day(clock):
         "courier_id": None,
         "email_undeliverable": False,
         "wrong_attempts_left": 5,
+        "delegates": [],
     }
     shown = service.current_code(body["delivery_id"])
     assert len(shown["code"]) == 6 and shown["code"].isdigit()
@@ -96,7 +97,7 @@ def test_the_right_code_delivers_once(clock):
         service.cancel(body["delivery_id"])
     kinds = [(e["type"], e["outcome"], e["issue_number"]) for e in service.audit_trail(body["delivery_id"])["events"]]
     assert kinds[:2] == [("REGISTERED", None, None), ("CODE_ISSUED", None, 1)]
-    assert ("VERIFICATION", "ACCEPTED", 1) in kinds and ("DELIVERED", None, 1) in kinds
+    assert ("VERIFICATION", "ACCEPTED", 1) in kinds and ("DELIVERED", "recipient", 1) in kinds
     assert kinds[-1] == ("VERIFICATION", "ALREADY_DELIVERED", 1)
 
 
@@ -153,6 +154,7 @@ def test_failed_attempt_requeues_and_the_night_brings_a_new_code(clock):
         "courier_id": None,
         "email_undeliverable": False,
         "wrong_attempts_left": 5,
+        "delegates": [],
     }
     new_code = service.current_code(delivery_id)["code"]
     if new_code != old_code:

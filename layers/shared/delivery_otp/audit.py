@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from delivery_otp.model import ActorMap, AuditEventMap, DeliveryModel
+from delivery_otp.model import RECIPIENT, ActorMap, AuditEventMap, DeliveryModel
 
 STOREFRONT = "storefront"
 COURIER = "courier"
@@ -35,12 +35,16 @@ def event(
 
 def as_json(delivery: DeliveryModel) -> list[dict[str, Any]]:
     """Oldest first, as recorded. An accepted verification is written in the same request that
-    checks the code, before its issue number is known, so it is read from `delivered_issue`."""
+    checks the code, before its issue number and whose code it was are known, so those are read from
+    `delivered_issue` and `received_by` (the DELIVERED event's outcome names the recipient or delegate)."""
     events = []
     for ev in delivery.events or []:
         issue = ev.issue_number
         if issue is None and ev.type in ("VERIFICATION", "DELIVERED") and delivery.delivered_issue:
             issue = delivery.delivered_issue
+        outcome = ev.outcome
+        if ev.type == "DELIVERED" and outcome is None and delivery.received_by:
+            outcome = received_by_text(delivery.received_by)
         events.append(
             {
                 "type": ev.type,
@@ -51,10 +55,15 @@ def as_json(delivery: DeliveryModel) -> list[dict[str, Any]]:
                     "courier_id": ev.actor.courier_id,
                     "device_id": ev.actor.device_id,
                 },
-                "outcome": ev.outcome,
+                "outcome": outcome,
             }
         )
     return events
+
+
+def received_by_text(received_by: str) -> str:
+    """Whose code opened the parcel, as the trail says it: "recipient" or "delegate:<id>"."""
+    return received_by if received_by == RECIPIENT else f"delegate:{received_by}"
 
 
 def record(*events: AuditEventMap) -> Any:

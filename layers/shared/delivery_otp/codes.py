@@ -42,3 +42,32 @@ def code_mac(key: bytes, delivery_id: str, code: str) -> str:
     """
     message = f"mac\x1f{delivery_id}\x1f{code}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def delegate_id(number: int) -> str:
+    """Delegates are numbered per delivery, never reused: a revoked id stays revoked."""
+    return f"dlg-{number}"
+
+
+def delegate_codes(key: bytes, delivery_id: str, issue_number: int, nonce: str, delegates: int) -> dict[str, str]:
+    """The code of each delegate ever named (dlg-1 .. dlg-N) for this issue, none equal to the
+    recipient's or to an earlier delegate's.
+
+    Derived from the recipient's nonce, so every new issue (rotation, reschedule, "my code leaked")
+    renews them all at once, and nothing more is stored. A clash (one in a million per pair) takes
+    the next candidate; revoked delegates keep their place in that order, so revoking one never
+    changes the code another was sent.
+    """
+    taken = {derive_code(key, delivery_id, issue_number, nonce)}
+    result: dict[str, str] = {}
+    for number in range(1, delegates + 1):
+        who = delegate_id(number)
+        for candidate in range(100):
+            message = f"delegate\x1f{delivery_id}\x1f{issue_number}\x1f{nonce}\x1f{who}\x1f{candidate}".encode()
+            digest = hmac.new(key, message, hashlib.sha256).digest()
+            code = f"{int.from_bytes(digest[:8], 'big') % _MODULUS:06d}"
+            if code not in taken:
+                break
+        taken.add(code)
+        result[who] = code
+    return result

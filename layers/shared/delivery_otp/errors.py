@@ -44,6 +44,10 @@ class Conflict(DomainError):
     code = "CONFLICT"
 
 
+class TooManyDelegates(Conflict):
+    code = "TOO_MANY_DELEGATES"
+
+
 class Gone(DomainError):
     status = 410
     code = "GONE"

@@ -16,6 +16,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
 )
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
@@ -28,6 +29,8 @@ ON_HOLD = "ON_HOLD"
 CANCELLED = "CANCELLED"
 # States in which the parcel still goes out and may be rotated to another day.
 OPEN_STATES = (SCHEDULED, LOCKED, REQUEUED)
+# `received_by` when the recipient's own code opened the delivery (else a delegate id).
+RECIPIENT = "recipient"
 
 
 def delivery_key(delivery_id: str) -> str:
@@ -60,6 +63,10 @@ DUE_INDEX_ATTRIBUTES = [
     "subdivision",
     "issue_number",
     "life_wrong_attempts",
+    # The delegates' codes are renewed with the recipient's (see `codes.delegate_codes`).
+    "delegate_count",
+    "live_delegates",
+    "delegates_version",
 ]
 
 
@@ -118,6 +125,20 @@ class DeliveryModel(Model):
     delivered_at = UnicodeAttribute(null=True)
     delivered_issue = NumberAttribute(null=True)
     assigned_courier = UnicodeAttribute(null=True)
+
+    # Delegates (SPEC 6): people the customer trusts to receive the parcel, each with a code of their
+    # own. `delegates` maps an id to {name, email, locale, added_at, revoked_at, emailed_issue};
+    # `delegate_count` numbers them; `live_delegates` are those not revoked; `delegates_version`
+    # moves with every change, so a write built from an older view of them is refused.
+    delegates = MapAttribute(null=True)  # type: ignore[var-annotated]
+    delegate_count = NumberAttribute(null=True)
+    live_delegates = UnicodeSetAttribute(null=True)
+    delegates_version = NumberAttribute(null=True)
+    # Keyed MAC of each live delegate code of the current issue -> delegate id: the verification's one
+    # conditional write checks `code_mac = :m OR attribute_exists(delegate_macs.#m)` and records whose
+    # code it was (`received_by`: "recipient" or a delegate id) in the same request.
+    delegate_macs = MapAttribute(null=True)  # type: ignore[var-annotated]
+    received_by = UnicodeAttribute(null=True)
 
     due_shard = UnicodeAttribute(null=True)
     due_at = NumberAttribute(null=True)

@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from delivery_otp.errors import Conflict
-from delivery_otp.model import DELIVERED
+from delivery_otp.model import DELIVERED, RECIPIENT
 from delivery_otp.service import load
 from delivery_otp.wiring import adapters
 
@@ -60,9 +60,17 @@ def _handover(delivery: Any) -> dict[str, Any]:
     return {
         "courier_id": getattr(actor, "courier_id", None),
         "device_id": getattr(actor, "device_id", None),
-        # Delegates (SPEC 6) will name themselves here; until then every code is the recipient's.
-        "received_by": {"kind": "recipient"},
+        "received_by": _receiver(delivery),
     }
+
+
+def _receiver(delivery: Any) -> dict[str, Any]:
+    """The recipient, or the delegate whose code opened the parcel (by id and the name they were given)."""
+    who = delivery.received_by
+    if not who or who == RECIPIENT:
+        return {"kind": "recipient"}
+    entry = (delivery.delegates.as_dict() if delivery.delegates is not None else {}).get(who, {})
+    return {"kind": "delegate", "delegate_id": who, "name": entry.get("name")}
 
 
 def receipt(delivery_id: str) -> dict[str, Any]:

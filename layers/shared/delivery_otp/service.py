@@ -28,6 +28,7 @@ from delivery_otp.errors import (
     InvalidInput,
     Locked,
     NotFound,
+    TooManyDelegates,
     TooManyResends,
     unknown_delivery,
 )
@@ -42,7 +43,7 @@ from delivery_otp.model import (
     DeliveryModel,
     delivery_key,
 )
-from delivery_otp.validation import COURIER_ID, is_delivery_id, parse_date, parse_registration
+from delivery_otp.validation import COURIER_ID, is_delivery_id, parse_date, parse_delegate, parse_registration
 from delivery_otp.wiring import adapters
 
 
@@ -98,12 +99,27 @@ def view(delivery: DeliveryModel, now: datetime) -> dict[str, Any]:
         "issue_number": int(delivery.issue_number or 0),
         "courier_id": delivery.assigned_courier,
         "email_undeliverable": bool(delivery.email_undeliverable),
+        "delegates": delegates_view(delivery),
         "wrong_attempts_left": (
             policy.wrong_attempts_left(int(delivery.wrong_attempts), int(delivery.life_wrong_attempts))
             if delivery.code_required
             else None
         ),
     }
+
+
+def delegates_view(delivery: DeliveryModel) -> list[dict[str, Any]]:
+    """Who else may receive the parcel, in the order they were named (never their address or code)."""
+    entries = delivery.delegates.as_dict() if delivery.delegates is not None else {}
+    return [
+        {
+            "delegate_id": who,
+            "name": entries[who].get("name"),
+            "status": "REVOKED" if entries[who].get("revoked_at") else "ACTIVE",
+            "email_undeliverable": bool(entries[who].get("email_undeliverable")),
+        }
+        for who in sorted(entries, key=lambda who: int(who.rsplit("-", 1)[1]))
+    ]
 
 
 def load(delivery_id: str) -> DeliveryModel:
@@ -230,8 +246,15 @@ def audit_trail(delivery_id: str) -> dict[str, Any]:
     return {"events": audit.as_json(load(delivery_id))}
 
 
-def kill_code_actions() -> list[Any]:
-    return [DeliveryModel.code_valid_until.remove(), DeliveryModel.code_mac.remove(), DeliveryModel.code_nonce.remove()]
+def kill_code_actions(*, delegates: bool = True) -> list[Any]:
+    """The live code dies, the delegates' with it. The verification keeps `delegate_macs` (it reads
+    whose code it was from them in the same write; the status it sets keeps them from opening anything)."""
+    actions = [
+        DeliveryModel.code_valid_until.remove(),
+        DeliveryModel.code_mac.remove(),
+        DeliveryModel.code_nonce.remove(),
+    ]
+    return [*actions, DeliveryModel.delegate_macs.remove()] if delegates else actions
 
 
 def leave_rotation_actions() -> list[Any]:
@@ -404,6 +427,7 @@ def _reissue(
             DeliveryModel.due_at.set(fields["due_at"]),
             DeliveryModel.due_shard.set(_shard(delivery.delivery_id)),
             DeliveryModel.expires_at.set(fields["expires_at"]),
+            *delegate_code_actions(delivery, issue, fields["code_nonce"]),
         ]
         events.append(audit.event("CODE_ISSUED", now, storefront, issue_number=issue))
     else:
@@ -415,16 +439,118 @@ def _reissue(
         (DeliveryModel.issue_number == int(delivery.issue_number))
         & (DeliveryModel.status == delivery.status)
         & DeliveryModel.status.is_in(*states)
-        & (DeliveryModel.life_wrong_attempts < policy.WRONG_CODES_PER_LIFE),
+        & (DeliveryModel.life_wrong_attempts < policy.WRONG_CODES_PER_LIFE)
+        & same_delegates(delivery),
     )
     if not result.applied or result.item is None:
         raise Conflict(f"delivery {delivery.delivery_id!r} changed meanwhile; read it and try again")
     return view(result.item, now)
 
 
-def mark_undeliverable(delivery_id: str, reason: str, addresses: list[str]) -> bool:
+# A delegate's code is one more live code a guesser could hit: with 3 live delegates, 4 codes in 10^6
+# open the parcel, and each code still has the delivery's 5 (and 10 per life) wrong guesses.
+LIVE_DELEGATES = 3
+# Each one named is an email sent; revoked ones count too, so naming and revoking cannot spam anyone.
+DELEGATES_PER_DELIVERY = 10
+
+
+def add_delegate(delivery_id: str, body: dict[str, Any]) -> Answer:
+    """A trusted person gets a code of their own, by email; it opens the delivery like the recipient's.
+
+    The delegate is named in one conditional write: its entry, its number, and (when the delivery has
+    a live code) the MAC of its code for the current issue, conditioned on the issue and on the
+    delegates as read, so a rotation or another change meanwhile makes it try again on fresh state.
+    The stream sends the email (see `notifications`).
+    """
+    name, email, locale = parse_delegate(body)
+    now = adapters().clock.now()
+    delivery = load(delivery_id)
+    for _ in range(_MAX_WRITE_ROUNDS):
+        if not delivery.code_required:
+            raise Conflict(f"delivery {delivery_id!r} needs no code: there is nothing to share with a delegate")
+        if delivery.status not in OPEN_STATES:
+            raise Conflict(f"delivery {delivery_id!r} is {delivery.status.lower()}: no delegate can be added")
+        live = set(delivery.live_delegates or ())
+        count = int(delivery.delegate_count or 0)
+        if len(live) >= LIVE_DELEGATES:
+            raise TooManyDelegates(f"a delivery has at most {LIVE_DELEGATES} delegates at once: revoke one first")
+        if count >= DELEGATES_PER_DELIVERY:
+            raise TooManyDelegates(f"a delivery can have at most {DELEGATES_PER_DELIVERY} delegates in its life")
+        who = codes.delegate_id(count + 1)
+        entry = {"name": name, "email": email, "locale": locale or delivery.locale, "added_at": now.isoformat()}
+        actions: list[Any] = [
+            DeliveryModel.delegate_count.set(count + 1),
+            DeliveryModel.live_delegates.add({who}),
+            DeliveryModel.delegates_version.set(int(delivery.delegates_version or 0) + 1),
+            audit.record(audit.event("DELEGATE_ADDED", now, Actor(audit.STOREFRONT), outcome=who)),
+        ]
+        condition = (
+            (DeliveryModel.issue_number == int(delivery.issue_number))
+            & (DeliveryModel.status == delivery.status)
+            & same_delegates(delivery)
+        )
+        if delivery.delegates is None:
+            actions.append(DeliveryModel.delegates.set({who: entry}))
+        else:
+            actions.append(DeliveryModel.delegates[who].set(entry))
+        if code_is_live(delivery, now):
+            key = adapters().keys.key()
+            issue = int(delivery.issue_number)
+            code = codes.delegate_codes(key, delivery_id, issue, delivery.code_nonce or "", count + 1)[who]
+            mac = codes.code_mac(key, delivery_id, code)
+            if delivery.delegate_macs is None:
+                actions.append(DeliveryModel.delegate_macs.set({mac: who}))
+                condition &= DeliveryModel.delegate_macs.does_not_exist()
+            else:
+                actions.append(DeliveryModel.delegate_macs[mac].set(who))
+                condition &= DeliveryModel.delegate_macs.exists()
+        # Otherwise (locked, requeued, the day over) the delegate's code comes with the next issue.
+        result = adapters().deliveries.update(delivery_id, actions, condition)
+        if result.item is None:
+            raise unknown_delivery(delivery_id)
+        if result.applied:
+            return Answer(201, {"delegate_id": who, "name": name, "status": "ACTIVE"})
+        delivery = result.item
+    raise DependencyUnavailable("the delivery is changing too fast; try again")
+
+
+def revoke_delegate(delivery_id: str, delegate: str) -> dict[str, Any]:
+    """The delegate's code stops opening the parcel at once (its MAC leaves the item in this write);
+    revoking again answers the same."""
+    now = adapters().clock.now()
+    delivery = load(delivery_id)
+    for _ in range(_MAX_WRITE_ROUNDS):
+        entries = delivery.delegates.as_dict() if delivery.delegates is not None else {}
+        if delegate not in entries:
+            raise NotFound(f"delivery {delivery_id!r} has no delegate {delegate!r}")
+        answer = {"delegate_id": delegate, "name": entries[delegate].get("name"), "status": "REVOKED"}
+        if delegate not in set(delivery.live_delegates or ()):
+            return answer
+        actions: list[Any] = [
+            DeliveryModel.delegates[delegate].set({**entries[delegate], "revoked_at": now.isoformat()}),
+            DeliveryModel.live_delegates.delete({delegate}),
+            DeliveryModel.delegates_version.set(int(delivery.delegates_version or 0) + 1),
+            audit.record(audit.event("DELEGATE_REVOKED", now, Actor(audit.STOREFRONT), outcome=delegate)),
+        ]
+        condition = (DeliveryModel.issue_number == int(delivery.issue_number)) & same_delegates(delivery)
+        current = delivery.delegate_macs.as_dict() if delivery.delegate_macs is not None else {}
+        own = [mac for mac, who in current.items() if who == delegate]
+        if own:
+            actions += [DeliveryModel.delegate_macs[mac].remove() for mac in own]
+            condition &= DeliveryModel.delegate_macs.exists()
+        result = adapters().deliveries.update(delivery_id, actions, condition)
+        if result.item is None:
+            raise unknown_delivery(delivery_id)
+        if result.applied:
+            return answer
+        delivery = result.item
+    raise DependencyUnavailable("the delivery is changing too fast; try again")
+
+
+def mark_undeliverable(delivery_id: str, reason: str, addresses: list[str], delegate: str | None = None) -> bool:
     """SES reported a permanent bounce or a complaint: the delivery is marked (the storefront shows the
     code on its own page instead) and each address is suppressed. Repeated events change nothing more.
+    A delegate's message marks only that delegate: the recipient's own email still arrives.
     False when the delivery is no longer known (expired by TTL): the addresses are suppressed anyway."""
     now = adapters().clock.now()
     repository = adapters().deliveries
@@ -432,13 +558,19 @@ def mark_undeliverable(delivery_id: str, reason: str, addresses: list[str]) -> b
         repository.suppress(address, reason, now.isoformat())
     if not is_delivery_id(delivery_id):
         return False
+    outcome = reason if delegate is None else f"delegate:{delegate} {reason}"
+    flag = (
+        DeliveryModel.email_undeliverable
+        if delegate is None
+        else DeliveryModel.delegates[delegate]["email_undeliverable"]
+    )
+    condition = flag.does_not_exist()
+    if delegate is not None:
+        condition &= DeliveryModel.delegates[delegate].exists()
     result = repository.update(
         delivery_id,
-        [
-            DeliveryModel.email_undeliverable.set(True),
-            audit.record(audit.event("EMAIL_UNDELIVERABLE", now, Actor(audit.SYSTEM), outcome=reason)),
-        ],
-        DeliveryModel.email_undeliverable.does_not_exist(),
+        [flag.set(True), audit.record(audit.event("EMAIL_UNDELIVERABLE", now, Actor(audit.SYSTEM), outcome=outcome))],
+        condition,
         want_new=False,
     )
     return result.applied or result.item is not None
@@ -542,6 +674,7 @@ def rotation_write(delivery: DeliveryModel, now: datetime) -> tuple[str, list[An
         DeliveryModel.code_valid_until.set(fields["code_valid_until"]),
         DeliveryModel.due_at.set(fields["due_at"]),
         DeliveryModel.expires_at.set(fields["expires_at"]),
+        *delegate_code_actions(delivery, issue, fields["code_nonce"]),
         audit.record(
             audit.event(
                 "ROTATED", now, scheduler, issue_number=issue, outcome=f"{delivery.delivery_date} -> {new_day}"
@@ -555,5 +688,24 @@ def rotation_write(delivery: DeliveryModel, now: datetime) -> tuple[str, list[An
         & DeliveryModel.status.is_in(*OPEN_STATES)
         & (DeliveryModel.code_required == True)  # noqa: E712 - a pynamodb condition
         & (DeliveryModel.life_wrong_attempts < policy.WRONG_CODES_PER_LIFE)
+        & same_delegates(delivery)
     )
     return delivery.delivery_id, actions, condition
+
+
+def delegate_code_actions(delivery: DeliveryModel, issue: int, nonce: str) -> list[Any]:
+    """The live delegates' codes of a new issue, as the MACs the verification matches."""
+    live = set(delivery.live_delegates or ())
+    if not live:
+        return [DeliveryModel.delegate_macs.remove()]
+    key = adapters().keys.key()
+    every = codes.delegate_codes(key, delivery.delivery_id, issue, nonce, int(delivery.delegate_count or 0))
+    macs = {codes.code_mac(key, delivery.delivery_id, code): who for who, code in every.items() if who in live}
+    return [DeliveryModel.delegate_macs.set(macs)]
+
+
+def same_delegates(delivery: DeliveryModel) -> Any:
+    """The delegates are still those this write was built from (a revoked one must not get a code back)."""
+    if delivery.delegates_version is None:
+        return DeliveryModel.delegates_version.does_not_exist()
+    return DeliveryModel.delegates_version == int(delivery.delegates_version)

@@ -186,6 +186,19 @@ def parse_registration(body: dict[str, Any]) -> Registration:
     )
 
 
+def parse_delegate(body: dict[str, Any]) -> tuple[str, str, str | None]:
+    """A trusted person: a name (the receipt names them), an address, and a language (None: the
+    recipient's, since a person one trusts with a parcel most often shares it)."""
+    name = _string(body, "name", "name", required=True, max_length=200)
+    email = _string(body, "email", "email", required=True, max_length=254)
+    if email is None or EMAIL.fullmatch(email) is None:
+        raise InvalidInput("email", "is not an e-mail address")
+    locale = _string(body, "locale", "locale", required=False, max_length=35)
+    if locale is not None and LOCALE.fullmatch(locale) is None:
+        raise InvalidInput("locale", "must be a language tag such as it-IT")
+    return name or "", email, locale
+
+
 def amount_of(registration: Registration) -> Decimal:
     return Decimal(registration.amount)
 

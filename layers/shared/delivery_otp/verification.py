@@ -28,6 +28,7 @@ from delivery_otp.model import (
     DELIVERED,
     LOCKED,
     ON_HOLD,
+    RECIPIENT,
     REQUEUED,
     SCHEDULED,
     CourierBudgetModel,
@@ -138,7 +139,9 @@ def verify(delivery_id: str, body: dict[str, Any], actor: Actor) -> Answer:
                 DeliveryModel.status.set(DELIVERED),
                 DeliveryModel.delivered_at.set(now.isoformat()),
                 DeliveryModel.delivered_issue.set(DeliveryModel.issue_number),
-                *kill_code_actions(),
+                # Whose code it was: a delegate's id when the MAC is one of theirs, else the recipient's.
+                DeliveryModel.received_by.set(DeliveryModel.delegate_macs[mac] | RECIPIENT),
+                *kill_code_actions(delegates=False),
                 *leave_rotation_actions(),
                 audit.record(
                     audit.event("VERIFICATION", now, actor, outcome="ACCEPTED"), audit.event("DELIVERED", now, actor)
@@ -147,7 +150,7 @@ def verify(delivery_id: str, body: dict[str, Any], actor: Actor) -> Answer:
             (DeliveryModel.status == SCHEDULED)
             & (DeliveryModel.code_required == True)  # noqa: E712 - a pynamodb condition, not a test
             & (DeliveryModel.code_valid_until > epoch(now))
-            & (DeliveryModel.code_mac == mac)
+            & ((DeliveryModel.code_mac == mac) | DeliveryModel.delegate_macs[mac].exists())
             & (DeliveryModel.wrong_attempts < policy.WRONG_CODES_PER_CODE)
             & (DeliveryModel.life_wrong_attempts < policy.WRONG_CODES_PER_LIFE)
             & _assigned_to(actor),
@@ -185,7 +188,7 @@ def verify(delivery_id: str, body: dict[str, Any], actor: Actor) -> Answer:
             return Answer(
                 _RESULT_STATUS[verdict], {"result": verdict, "error": {"code": error_code, "message": message}}
             )
-        if delivery.code_mac == mac:
+        if delivery.code_mac == mac or (delivery.delegate_macs is not None and mac in delivery.delegate_macs.as_dict()):
             # The right code lost a race with another write (a counter moved): try again on fresh state.
             result = consume()
             continue
