@@ -3,7 +3,8 @@ code email bounced for good, or was reported as spam, is marked `email_undeliver
 storefront shows the code on its own page instead, and the address is never mailed again.
 
 Transient bounces (a full mailbox, a greylisting server) are left to SES's own retries. The delivery
-is found from the message's `delivery` tag (its id in hex), never from the address.
+is found from the message's `delivery` tag (its id in hex), never from the address; a delegate's
+message also has a `delegate` tag, and then only that delegate is marked.
 """
 
 import json
@@ -39,12 +40,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
             counts["ignored"] += 1
             continue
         reason = f"{kind}:{notice.get('bounce', {}).get('bounceSubType', '')}" if kind == "Bounce" else "Complaint"
-        tags = notice.get("mail", {}).get("tags", {}).get("delivery", [])
-        deliveries = [delivery for tag in tags if (delivery := _delivery_of(tag))]
+        tags = notice.get("mail", {}).get("tags", {})
+        deliveries = [delivery for tag in tags.get("delivery", []) if (delivery := _delivery_of(tag))]
+        # A delegate's code email carries the delegate too: only that delegate is marked.
+        delegate = next((who for tag in tags.get("delegate", []) if (who := _delivery_of(tag))), None)
         recipients = _recipients(notice, kind)
         for delivery_id in deliveries or [""]:
-            service.mark_undeliverable(delivery_id, reason, recipients)
+            service.mark_undeliverable(delivery_id, reason, recipients, delegate)
         counts["marked"] += 1
         # Never the address in the logs: the delivery and the reason say enough.
-        logger.info("email undeliverable", extra={"deliveries": deliveries, "reason": reason})
+        logger.info("email undeliverable", extra={"deliveries": deliveries, "delegate": delegate, "reason": reason})
     return counts

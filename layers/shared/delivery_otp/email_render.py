@@ -62,6 +62,11 @@ class _Words:
     delivery_label: str
     date_label: str
     footer: str
+    # To a delegate: someone the recipient trusts, with a code of their own (SPEC 6).
+    subject_delegate: str  # {date}
+    intro_delegate_named: str  # {owner}, {date}
+    intro_delegate: str  # {date}
+    delegate_own_code: str
 
 
 _IT = _Words(
@@ -108,6 +113,19 @@ _IT = _Words(
     delivery_label="Riferimento consegna",
     date_label="Data di consegna",
     footer="Messaggio automatico, La preghiamo di non rispondere.",
+    subject_delegate="Il Suo codice per ricevere un pacco {date}",
+    intro_delegate_named=(
+        "{owner} conta su di Lei per ricevere un pacco al Suo posto; la consegna è prevista per {date}. Al "
+        "momento della consegna Le servirà il codice qui sotto."
+    ),
+    intro_delegate=(
+        "il destinatario di un pacco conta su di Lei per riceverlo al suo posto; la consegna è prevista per "
+        "{date}. Al momento della consegna Le servirà il codice qui sotto."
+    ),
+    delegate_own_code=(
+        "Questo codice è personale: non lo comunichi a nessuno. Se il destinatario revoca l’incarico, il "
+        "codice smette subito di funzionare."
+    ),
 )
 
 _DE = _Words(
@@ -154,6 +172,19 @@ _DE = _Words(
     delivery_label="Lieferreferenz",
     date_label="Liefertermin",
     footer="Diese Nachricht wurde automatisch erstellt. Bitte antworten Sie nicht darauf.",
+    subject_delegate="Ihr Code für die Annahme eines Pakets am {date}",
+    intro_delegate_named=(
+        "{owner} hat Sie als Vertrauensperson benannt, die ein Paket entgegennehmen darf. Die Zustellung ist "
+        "für {date}, geplant. Bei der Übergabe benötigen Sie den folgenden Code."
+    ),
+    intro_delegate=(
+        "Sie wurden als Vertrauensperson benannt, die ein Paket entgegennehmen darf. Die Zustellung ist für "
+        "{date}, geplant. Bei der Übergabe benötigen Sie den folgenden Code."
+    ),
+    delegate_own_code=(
+        "Dieser Code gilt nur für Sie: Geben Sie ihn bitte nicht weiter. Widerruft der Empfänger die "
+        "Benennung, ist der Code sofort ungültig."
+    ),
 )
 
 _EN = _Words(
@@ -199,6 +230,19 @@ _EN = _Words(
     delivery_label="Delivery reference",
     date_label="Delivery date",
     footer="This is an automatic message: please do not reply.",
+    subject_delegate="Your code to receive a parcel on {date}",
+    intro_delegate_named=(
+        "{owner} has named you as a trusted person to receive a parcel, due to be delivered on {date}. You "
+        "will need the code below to receive it."
+    ),
+    intro_delegate=(
+        "You have been named as a trusted person to receive a parcel, due to be delivered on {date}. You will"
+        " need the code below to receive it."
+    ),
+    delegate_own_code=(
+        "This code is yours alone: please do not pass it on. If the recipient withdraws your nomination, the "
+        "code stops working at once."
+    ),
 )
 
 _FR = _Words(
@@ -247,6 +291,19 @@ _FR = _Words(
     delivery_label="Référence de livraison",
     date_label="Date de livraison",
     footer="Ce message est envoyé automatiquement, merci de ne pas y répondre.",
+    subject_delegate="Votre code pour réceptionner un colis le {date}",
+    intro_delegate_named=(
+        "{owner} compte sur vous pour réceptionner un colis, dont la livraison est prévue le {date}. Lors de "
+        "la livraison, vous aurez besoin du code ci-dessous."
+    ),
+    intro_delegate=(
+        "Le destinataire d’un colis compte sur vous pour le réceptionner à sa place, le {date}. Lors de la "
+        "livraison, vous aurez besoin du code ci-dessous."
+    ),
+    delegate_own_code=(
+        f"Ce code vous est personnel{NBSP}: ne le transmettez à personne. Si le destinataire retire sa "
+        f"demande, le code cesse aussitôt de fonctionner."
+    ),
 )
 
 _ES = _Words(
@@ -295,6 +352,19 @@ _ES = _Words(
     delivery_label="Referencia de entrega",
     date_label="Fecha de entrega",
     footer="Este es un mensaje automático; por favor, no responda.",
+    subject_delegate="Su código para recibir un paquete el {date}",
+    intro_delegate_named=(
+        "{owner} cuenta con usted para recibir un paquete, cuya entrega está prevista para el {date}. En el "
+        "momento de la entrega necesitará el código que aparece a continuación."
+    ),
+    intro_delegate=(
+        "El destinatario de un paquete cuenta con usted para recibirlo en su lugar; la entrega está prevista "
+        "para el {date}. En el momento de la entrega necesitará el código que aparece a continuación."
+    ),
+    delegate_own_code=(
+        "Este código es personal: no lo comparta con nadie. Si el destinatario retira la autorización, el "
+        "código dejará de funcionar de inmediato."
+    ),
 )
 
 _WORDS = {"it": _IT, "de": _DE, "en": _EN, "fr": _FR, "es": _ES}
@@ -391,8 +461,14 @@ def render_code_email(
     delivery_date: datetime.date,
     valid_until: datetime.datetime,
     reason: Reason = "issued",
+    delegate_of: str | None = None,
 ) -> RenderedEmail:
-    """The code email for one recipient. `valid_until` is aware and already in the destination's zone."""
+    """The code email for one recipient. `valid_until` is aware and already in the destination's zone.
+
+    With `delegate_of` (the recipient's name, or "" when the shop gave none) the email goes to a delegate:
+    `recipient_name` is then the delegate's own name, and the order number stays out, since the order is
+    the recipient's business, not the delegate's.
+    """
     if not codes.is_well_formed(code):
         raise ValueError("a delivery code is exactly 6 ASCII digits")
     if valid_until.tzinfo is None or valid_until.utcoffset() is None:
@@ -405,16 +481,24 @@ def render_code_email(
     name, order, delivery = _clean(recipient_name), _clean(order_id), _clean(delivery_id)
     date_text = _long_date(language, delivery_date)
 
-    subject = _subject(words, reason, date_text, order, code)
     greeting = words.greeting_named.format(name=name) if name else words.greeting
-    intro = (words.intro_rotated if reason == "rotated" else words.intro_issued).format(date=date_text)
     validity = _validity(language, valid_until)
-    paragraphs_after_code = (validity, words.trusted_person, words.never_asked)
-    details = (
-        (words.order_label, order),
-        (words.delivery_label, delivery),
-        (words.date_label, date_text),
-    )
+    if delegate_of is None:
+        subject = _subject(words, reason, date_text, order, code)
+        intro = (words.intro_rotated if reason == "rotated" else words.intro_issued).format(date=date_text)
+        paragraphs_after_code = (validity, words.trusted_person, words.never_asked)
+        details: tuple[tuple[str, str], ...] = (
+            (words.order_label, order),
+            (words.delivery_label, delivery),
+            (words.date_label, date_text),
+        )
+    else:
+        owner = _clean(delegate_of)
+        subject = words.subject_delegate.format(date=date_text)
+        intro_words = words.intro_delegate_named if owner else words.intro_delegate
+        intro = intro_words.format(owner=owner, date=date_text)
+        paragraphs_after_code = (validity, words.delegate_own_code, words.never_asked)
+        details = ((words.delivery_label, delivery), (words.date_label, date_text))
     label_sep = f"{NBSP}: " if language == "fr" else ": "
 
     text = _render_text(

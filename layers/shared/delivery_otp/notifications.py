@@ -19,7 +19,7 @@ from delivery_otp.audit import Actor
 from delivery_otp.email_render import render_code_email
 from delivery_otp.errors import DependencyUnavailable
 from delivery_otp.model import DeliveryModel
-from delivery_otp.service import ROTATION_BATCH, code_is_live
+from delivery_otp.service import ROTATION_BATCH, code_is_live, same_delegates
 from delivery_otp.wiring import adapters
 
 
@@ -42,7 +42,8 @@ def issue_to_email(record: dict[str, Any]) -> Target | None:
         return None
     issue = _number(new, "issue_number")
     resend = _number(new, "resend_seq")
-    if issue == 0 or (issue <= _number(old, "issue_number") and resend <= _number(old, "resend_seq")):
+    named = _number(new, "delegate_count") > _number(old, "delegate_count")  # a delegate to send the code to
+    if issue == 0 or (issue <= _number(old, "issue_number") and resend <= _number(old, "resend_seq") and not named):
         return None
     return new["delivery_id"]["S"], issue, resend
 
@@ -58,21 +59,46 @@ def _still_to_send(item: DeliveryModel, issue: int, resend: int, now: datetime) 
     return int(item.emailed_issue or 0) < issue or int(item.emailed_resend or 0) < resend
 
 
-def _rendered(found: DeliveryModel, issue: int, now: datetime) -> dict[str, str]:
-    code = codes.derive_code(adapters().keys.key(), found.delivery_id, issue, found.code_nonce or "")
+def _rendered(found: DeliveryModel, issue: int, now: datetime, delegate: str | None = None) -> dict[str, str]:
+    key = adapters().keys.key()
+    nonce = found.code_nonce or ""
+    entry: dict[str, Any] = {}
+    if delegate is None:
+        code = codes.derive_code(key, found.delivery_id, issue, nonce)
+    else:
+        code = codes.delegate_codes(key, found.delivery_id, issue, nonce, int(found.delegate_count or 0))[delegate]
+        entry = found.delegates.as_dict()[delegate]  # type: ignore[union-attr]
     zone = ZoneInfo(found.timezone)
     rendered = render_code_email(
-        locale=found.locale,
+        locale=entry.get("locale") or found.locale,
         code=code,
-        recipient_name=found.recipient_name,
+        recipient_name=entry.get("name") if delegate else found.recipient_name,
         delivery_id=found.delivery_id,
         order_id=found.order_id,
         delivery_date=datetime.fromisoformat(found.delivery_date).date(),
         valid_until=datetime.fromtimestamp(found.code_valid_until, zone),
-        reason="issued" if issue == 1 else "rotated",
+        # A delegate named after the code was issued gets it as a first code, not as a replacement.
+        reason="issued" if issue == 1 or (delegate is not None and not entry.get("emailed_issue")) else "rotated",
+        delegate_of=(found.recipient_name or "") if delegate is not None else None,
     )
     # `sent_at` is not in the template: SES ignores it; the local mailbox shows it.
     return {"subject": rendered.subject, "text": rendered.text, "html": rendered.html, "sent_at": now.isoformat()}
+
+
+def _delegates_to_send(item: DeliveryModel, suppressed: set[str], now: datetime) -> list[str]:
+    """The live delegates who have not yet been sent the current issue's code (none when it is not live)."""
+    if not code_is_live(item, now) or item.delegates is None:
+        return []
+    issue = int(item.issue_number)
+    entries = item.delegates.as_dict()
+    return [
+        who
+        for who in sorted(item.live_delegates or (), key=lambda who: int(who.rsplit("-", 1)[1]))
+        if who in entries
+        and int(entries[who].get("emailed_issue") or 0) < issue
+        and not entries[who].get("email_undeliverable")
+        and str(entries[who].get("email", "")).strip().lower() not in suppressed
+    ]
 
 
 def send_code_emails(targets: list[Target]) -> list[Target]:
@@ -94,45 +120,75 @@ def send_code_emails(targets: list[Target]) -> list[Target]:
         latest[delivery_id] = max(latest.get(delivery_id, (0, 0)), (issue, resend))
     found = repository.get_many(list(latest))
     now = adapters().clock.now()
-    suppressed = repository.suppressed([item.email for item in found.values()])
-    due = []
+    addresses = [item.email for item in found.values()]
+    for item in found.values():
+        addresses += [str(e.get("email", "")) for e in (item.delegates.as_dict() if item.delegates else {}).values()]
+    suppressed = repository.suppressed(addresses)
+    # One message per address to send: (item, issue, resend, None) for the recipient, (..., delegate id).
+    due: list[tuple[DeliveryModel, int, int, str | None]] = []
     for delivery_id, (issue, resend) in latest.items():
         item = found.get(delivery_id)
-        if item is not None and _mailable(item, suppressed) and _still_to_send(item, issue, resend, now):
-            due.append((item, issue, resend))
+        if item is None:
+            continue
+        if _mailable(item, suppressed) and _still_to_send(item, issue, resend, now):
+            due.append((item, issue, resend, None))
+        current = int(item.issue_number)
+        due += [(item, current, 0, who) for who in _delegates_to_send(item, suppressed, now)]
     if not due:
         return []
-    mailer = adapters().mailer
-    accepted = mailer.send_bulk(
+    accepted = adapters().mailer.send_bulk(
         os.environ["CODE_EMAIL_TEMPLATE"],
-        [(item.email, _rendered(item, issue, now)) for item, issue, _ in due],
-        [item.delivery_id for item, _, _ in due],
+        [(_address(item, who), _rendered(item, issue, now, who)) for item, issue, _, who in due],
+        [{"delivery": item.delivery_id, **({"delegate": who} if who else {})} for item, _, _, who in due],
     )
     sent = [target for target, ok in zip(due, accepted, strict=True) if ok]
+    marks = [_marks(item_sent) for item_sent in _by_delivery(sent)]
+    for start in range(0, len(marks), ROTATION_BATCH):
+        repository.update_many(marks[start : start + ROTATION_BATCH])
+    failed = {
+        (item.delivery_id, issue, resend) for (item, issue, resend, _), ok in zip(due, accepted, strict=True) if not ok
+    }
+    return sorted(failed)
+
+
+def _address(item: DeliveryModel, delegate: str | None) -> str:
+    return item.email if delegate is None else str(item.delegates.as_dict()[delegate]["email"])  # type: ignore[union-attr]
+
+
+def _by_delivery(
+    sent: list[tuple[DeliveryModel, int, int, str | None]],
+) -> list[list[tuple[DeliveryModel, int, int, str | None]]]:
+    groups: dict[str, list[tuple[DeliveryModel, int, int, str | None]]] = {}
+    for target in sent:
+        groups.setdefault(target[0].delivery_id, []).append(target)
+    return list(groups.values())
+
+
+def _marks(sent: list[tuple[DeliveryModel, int, int, str | None]]) -> tuple[str, list[Any], Any]:
+    """One conditional write per delivery (a transaction may touch an item once) marking every message
+    of it that SES took: the recipient's mark and each delegate's, with an EMAIL_SENT event each."""
+    item = sent[0][0]
+    now = adapters().clock.now()
     system = Actor(audit.SYSTEM)
-    for start in range(0, len(sent), ROTATION_BATCH):
-        repository.update_many(
-            [
-                (
-                    item.delivery_id,
-                    [
-                        DeliveryModel.emailed_issue.set(issue),
-                        DeliveryModel.emailed_resend.set(resend),
-                        audit.record(audit.event("EMAIL_SENT", now, system, issue_number=issue)),
-                    ],
-                    (DeliveryModel.issue_number == issue)
-                    & (
-                        (DeliveryModel.emailed_issue < issue)
-                        | DeliveryModel.emailed_resend.does_not_exist()
-                        | (DeliveryModel.emailed_resend < resend)
-                    ),
-                )
-                for item, issue, resend in sent[start : start + ROTATION_BATCH]
-            ]
-        )
-    return [
-        (item.delivery_id, issue, resend) for (item, issue, resend), ok in zip(due, accepted, strict=True) if not ok
-    ]
+    actions: list[Any] = []
+    events = []
+    condition = DeliveryModel.issue_number == int(item.issue_number)
+    entries = item.delegates.as_dict() if item.delegates is not None else {}
+    for _, issue, resend, who in sent:
+        if who is None:
+            actions += [DeliveryModel.emailed_issue.set(issue), DeliveryModel.emailed_resend.set(resend)]
+            condition &= (
+                (DeliveryModel.emailed_issue < issue)
+                | DeliveryModel.emailed_resend.does_not_exist()
+                | (DeliveryModel.emailed_resend < resend)
+            )
+            events.append(audit.event("EMAIL_SENT", now, system, issue_number=issue))
+        else:
+            actions.append(DeliveryModel.delegates[who].set({**entries[who], "emailed_issue": issue}))
+            events.append(audit.event("EMAIL_SENT", now, system, issue_number=issue, outcome=f"delegate:{who}"))
+    if any(who for *_, who in sent):
+        condition &= same_delegates(item)
+    return item.delivery_id, [*actions, audit.record(*events)], condition
 
 
 def send_code_email(delivery_id: str, issue: int) -> bool:
@@ -206,7 +262,7 @@ def send_wrong_code_alerts(targets: list[tuple[str, int]]) -> list[tuple[str, in
         data = {"subject": rendered.subject, "text": rendered.text, "html": rendered.html, "sent_at": now.isoformat()}
         messages.append((item.email, data))
     accepted = adapters().mailer.send_bulk(
-        os.environ["CODE_EMAIL_TEMPLATE"], messages, [item.delivery_id for item, _ in due]
+        os.environ["CODE_EMAIL_TEMPLATE"], messages, [{"delivery": item.delivery_id} for item, _ in due]
     )
     sent = [target for target, ok in zip(due, accepted, strict=True) if ok]
     system = Actor(audit.SYSTEM)

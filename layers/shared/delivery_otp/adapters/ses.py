@@ -18,7 +18,7 @@ class Mailer(Protocol):
     sender: str
 
     def send_bulk(
-        self, template: str, messages: list[tuple[str, dict[str, str]]], deliveries: list[str] | None = None
+        self, template: str, messages: list[tuple[str, dict[str, str]]], tags: list[dict[str, str]] | None = None
     ) -> list[bool]: ...
 
 
@@ -38,17 +38,18 @@ class SesMailer:
         return self._client
 
     def send_bulk(
-        self, template: str, messages: list[tuple[str, dict[str, str]]], deliveries: list[str] | None = None
+        self, template: str, messages: list[tuple[str, dict[str, str]]], tags: list[dict[str, str]] | None = None
     ) -> list[bool]:
         """One SendBulkTemplatedEmail per 50 (address, replacement data); per message, whether SES took it.
 
-        Each message is tagged with its delivery (hex: tag values allow no '.'), so a bounce or a
-        complaint SES reports through the configuration set names the delivery it concerns."""
+        Each message is tagged with its delivery (and a delegate's with the delegate), in hex since tag
+        values allow no '.', so a bounce or a complaint SES reports through the configuration set names
+        whose address it was."""
         import json
         import os
 
         configuration_set = os.environ.get("CODE_EMAIL_CONFIGURATION_SET")
-        tags = deliveries or [""] * len(messages)
+        per_message = tags or [{"delivery": ""}] * len(messages)
 
         accepted: list[bool] = []
         for start in range(0, len(messages), BULK_LIMIT):
@@ -57,9 +58,11 @@ class SesMailer:
                 {
                     "Destination": {"ToAddresses": [to]},
                     "ReplacementTemplateData": json.dumps(data),
-                    "ReplacementTags": [{"Name": "delivery", "Value": delivery.encode().hex() or "none"}],
+                    "ReplacementTags": [
+                        {"Name": name, "Value": value.encode().hex() or "none"} for name, value in tag.items()
+                    ],
                 }
-                for (to, data), delivery in zip(chunk, tags[start : start + BULK_LIMIT], strict=True)
+                for (to, data), tag in zip(chunk, per_message[start : start + BULK_LIMIT], strict=True)
             ]
             extra = {"ConfigurationSetName": configuration_set} if configuration_set else {}
             try:
