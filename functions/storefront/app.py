@@ -1,5 +1,5 @@
 """The storefront's reads and its changes: state, code for the tracking page, audit trail, cancel,
-assignment, the customer's controls (resend, rotate, reschedule), and signed handover receipts."""
+assignment, the customer's controls (resend, rotate, reschedule, delegates), and signed handover receipts."""
 
 from typing import Any
 
@@ -52,6 +52,24 @@ def rotate(id: str) -> Any:  # noqa: A002
 @app.put("/deliveries/<id>/schedule")
 def reschedule(id: str) -> Any:  # noqa: A002
     return _changed("delivery rescheduled", id, service.reschedule(id, request_json(app)))
+
+
+@app.post("/deliveries/<id>/delegates")
+def add_delegate(id: str) -> Any:  # noqa: A002
+    return idempotent(app, lambda: _delegate_added(id))
+
+
+def _delegate_added(delivery_id: str) -> Any:
+    answer = service.add_delegate(delivery_id, request_json(app))
+    logger.info("delegate added", extra={"delivery_id": delivery_id, "delegate_id": answer.body["delegate_id"]})
+    return json_response(answer.status, answer.body)
+
+
+@app.delete("/deliveries/<id>/delegates/<delegate_id>")
+def revoke_delegate(id: str, delegate_id: str) -> Any:  # noqa: A002
+    body = service.revoke_delegate(id, delegate_id)
+    logger.info("delegate revoked", extra={"delivery_id": id, "delegate_id": delegate_id})
+    return json_response(200, body)
 
 
 def _changed(what: str, delivery_id: str, body: dict[str, Any]) -> Any:

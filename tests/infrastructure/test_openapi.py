@@ -34,6 +34,8 @@ STOREFRONT = {
     ("POST", "/deliveries/{id}/code/resend"): {"200", "404", "410", "423", "429"},
     ("POST", "/deliveries/{id}/code/rotate"): {"200", "404", "410", "423"},
     ("PUT", "/deliveries/{id}/schedule"): {"200", "404", "409", "422"},
+    ("POST", "/deliveries/{id}/delegates"): {"201", "404", "409", "422"},
+    ("DELETE", "/deliveries/{id}/delegates/{delegate_id}"): {"200", "404"},
     ("GET", "/deliveries/{id}/receipt"): {"200", "404", "409"},
 }
 PUBLIC = {("GET", "/.well-known/jwks.json"): {"200"}}
@@ -250,7 +252,7 @@ def test_delivery_body_is_the_spec_body(doc):
     }
     # SPEC's fields, all always present; fields added later are documented and optional.
     assert set(delivery["required"]) == fields and fields <= set(props)
-    assert set(props) - fields == {"courier_id", "email_undeliverable"}
+    assert set(props) - fields == {"courier_id", "email_undeliverable", "delegates"}
     assert props["status"]["enum"] == ["SCHEDULED", "DELIVERED", "REQUEUED", "LOCKED", "ON_HOLD", "CANCELLED"]
     assert props["code_valid_until"]["type"] == ["string", "null"]
     assert props["code_valid_until"]["format"] == "date-time"

@@ -35,6 +35,8 @@ SPEC_ROUTES = {
     ("POST", "/deliveries/{id}/code/resend"),
     ("POST", "/deliveries/{id}/code/rotate"),
     ("PUT", "/deliveries/{id}/schedule"),
+    ("POST", "/deliveries/{id}/delegates"),
+    ("DELETE", "/deliveries/{id}/delegates/{delegate_id}"),
     ("GET", "/deliveries/{id}/receipt"),
     ("GET", "/.well-known/jwks.json"),
 }
@@ -467,7 +469,7 @@ def test_the_http_api_serves_exactly_the_spec_routes() -> None:
 def test_every_route_names_its_path_parameter_id() -> None:
     for method, path, name in http_routes():
         params = re.findall(r"\{([^}]*)\}", path)
-        assert params in ([], ["id"]), f"{method} {path} ({name}) has path parameters {params}"
+        assert params in ([], ["id"], ["id", "delegate_id"]), f"{method} {path} ({name}) has path parameters {params}"
 
 
 def test_every_route_belongs_to_the_delivery_api() -> None:
@@ -492,9 +494,28 @@ def test_the_routes_go_to_the_functions_that_own_them() -> None:
         "POST /deliveries/{id}/code/resend": "StorefrontFunction",
         "POST /deliveries/{id}/code/rotate": "StorefrontFunction",
         "PUT /deliveries/{id}/schedule": "StorefrontFunction",
+        "POST /deliveries/{id}/delegates": "StorefrontFunction",
+        "DELETE /deliveries/{id}/delegates/{delegate_id}": "StorefrontFunction",
         "GET /deliveries/{id}/receipt": "StorefrontFunction",
         "GET /.well-known/jwks.json": "StorefrontFunction",
     }
+
+
+def test_the_storefront_invoke_policy_covers_every_storefront_route_and_no_courier_route() -> None:
+    """A storefront given the published policy must reach every route it owns, and only those."""
+    statement = _props("StorefrontInvokePolicy")["PolicyDocument"]["Statement"]
+    arns = [arn["Fn::Sub"] for s in statement for arn in s["Resource"]]
+    prefix = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${DeliveryApi}/*/"
+    assert all(arn.startswith(prefix) for arn in arns)
+    # execute-api resource ARNs match `*` across slashes: the same glob API Gateway applies.
+    patterns = [re.compile(re.escape(arn[len(prefix) :]).replace(r"\*", ".*") + "$") for arn in arns]
+
+    def allowed(method: str, path: str) -> bool:
+        concrete = method + re.sub(r"\{[^}]+\}", "X-1", path)
+        return any(p.match(concrete) for p in patterns)
+
+    assert {r for r in STOREFRONT_ROUTES if not allowed(*r)} == set()
+    assert {r for r in COURIER_ROUTES if allowed(*r)} == set()
 
 
 def _route_auth() -> dict[tuple[str, str], dict]:
