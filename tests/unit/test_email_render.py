@@ -505,3 +505,47 @@ def test_no_order_number_can_smuggle_the_code_into_the_subject(code, prefix, suf
     rendered = render(language, code=code, order_id=prefix + inner + suffix)
     assert code not in rendered.subject
     assert f"{code[:3]} {code[3:]}" not in rendered.subject
+
+
+# --- a delegate's own code -------------------------------------------------------------------------
+
+# What a delegate must read, per language: that the recipient counts on them, and that the code is theirs alone.
+DELEGATE_WORDING = {
+    "it": ("Maria Rossi conta su di Lei", "Questo codice è personale"),
+    "de": ("Maria Rossi hat Sie als Vertrauensperson benannt", "Dieser Code gilt nur für Sie"),
+    "en": ("Maria Rossi has named you as a trusted person", "This code is yours alone"),
+    "fr": ("Maria Rossi compte sur vous", "Ce code vous est personnel"),
+    "es": ("Maria Rossi cuenta con usted", "Este código es personal"),
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_delegate_email_greets_the_delegate_and_says_who_counts_on_them(language):
+    rendered = render(language, recipient_name="Luca Bianchi", delegate_of="Maria Rossi")
+    counts_on, own_code = DELEGATE_WORDING[language]
+    text = one_line(rendered.text)
+    assert "Luca Bianchi" in text.split(counts_on)[0]  # the greeting names the delegate, first
+    assert counts_on in text and own_code in text
+    assert own_code in Page(rendered.html).visible_text and counts_on in Page(rendered.html).visible_text
+    assert WORDING[language].trusted not in text  # not "pass it on to someone you trust": it is theirs
+    assert WORDING[language].never_asked in text
+    assert f"    {CODE}" in rendered.text.splitlines()
+    (code,) = [element for element in Page(rendered.html).elements if "aria-label" in element.attrs]
+    assert code.content == GROUPED and code.attrs["aria-label"] == WORDING[language].aria
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_delegate_email_keeps_the_code_and_the_order_out_of_the_subject(language):
+    rendered = render(language, recipient_name="Luca Bianchi", delegate_of="Maria Rossi", order_id="A-1042")
+    assert CODE not in rendered.subject and GROUPED not in rendered.subject
+    assert WORDING[language].day in rendered.subject
+    assert "A-1042" not in rendered.subject + rendered.text + rendered.html
+    assert "IT-DEL-77" in rendered.text  # the delivery reference the courier may ask for
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_delegate_email_without_the_recipient_name_still_reads_whole(language):
+    rendered = render(language, recipient_name=None, delegate_of="")
+    text = one_line(rendered.text)
+    assert WORDING[language].neutral in text and "{" not in text and "  " not in text
+    assert DELEGATE_WORDING[language][1] in text
