@@ -165,12 +165,37 @@ def _full_run(aws, clock, codes: dict[str, set[str]]) -> list[dict[str, Any]]:
     )
     assert moved[0] == 200
     _see_code(codes, controls)
+    # Delegates: each gets a code of their own (by email); one is revoked, the other opens the parcel.
+    delegates = ("StorefrontFunction", "/deliveries/{id}/delegates")
+    for person in ("neighbour", "colleague"):
+        assert _post(*delegates, controls, {"name": person, "email": f"{person}@example.com"})[0] == 201
+    send_emails()
+    kept, revoked = _delegate_codes(controls)
+    codes[controls] |= {kept, revoked}
+    revoke = http_event("DELETE", "/deliveries/{id}/delegates/{delegate_id}", controls, params={"delegate_id": "dlg-2"})
+    assert invoke("StorefrontFunction", revoke)["statusCode"] == 200
+    assert _post(*verify, controls, {"code": revoked}, None)[0] == 403
+    clock.freeze(datetime.fromisoformat("2026-11-26T09:00:00+01:00"))
+    assert _post(*verify, controls, {"code": kept, "device_id": "d-3"}, None)[0] == 200
+    assert _get("StorefrontFunction", "/deliveries/{id}/receipt", controls)[0] == 200
     send_emails()
     assert _get("StorefrontFunction", "/deliveries/{id}/receipt", requeued)[0] == 200
     assert _post("StorefrontFunction", "/deliveries/{id}/cancel", american, {})[0] == 200
     for delivery_id in [delivered, requeued, american, controls, *targets]:
         assert _get("StorefrontFunction", "/deliveries/{id}/events", delivery_id)[0] == 200
     return seen
+
+
+def _delegate_codes(delivery_id: str) -> tuple[str, ...]:
+    """The delegates' codes, derived as the email sender derives them (the mailbox is not searched)."""
+    from delivery_otp import codes as derivation
+    from delivery_otp.wiring import adapters
+
+    item = adapters().deliveries.get(delivery_id)
+    every = derivation.delegate_codes(
+        adapters().keys.key(), delivery_id, int(item.issue_number), item.code_nonce, int(item.delegate_count)
+    )
+    return tuple(every[who] for who in sorted(every))
 
 
 def _haystack(aws, stream_records: list[dict[str, Any]], logs: list[str], printed: str) -> bytes:

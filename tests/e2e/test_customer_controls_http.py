@@ -91,3 +91,60 @@ def test_a_bounce_reported_by_ses_stops_the_emails_on_the_local_stack(stack_url)
     assert requests.post(f"{base}/code/rotate", timeout=5).status_code == 200
     assert len(mailbox(stack_url, email, 2, deadline_s=2)) == 1  # nothing more reached the address
     assert requests.get(f"{base}/code", timeout=5).status_code == 200  # the storefront shows the code itself
+
+
+def _mailed_code(message: dict) -> str:
+    [line] = [line.strip() for line in message["text"].splitlines() if line.strip().isdigit()]
+    return line
+
+
+def test_delegates_get_their_own_codes_and_the_receipt_names_who_received(stack_url):
+    set_clock(stack_url, "2026-11-23T09:00:00+01:00")
+    tag = uuid.uuid4().hex[:8]
+    owner, neighbour, colleague = (f"{who}-{tag}@example.com" for who in ("giulia", "marco", "sophie"))
+    body = factories.registration(recipient={"email": owner, "name": "Giulia Rossi", "locale": "it-IT"})
+    base = f"{stack_url}/deliveries/{body['delivery_id']}"
+    assert requests.post(f"{stack_url}/deliveries", json=body, timeout=10).status_code == 201
+    owner_code = requests.get(f"{base}/code", timeout=5).json()["code"]
+
+    def name(person: dict, key: str) -> dict:
+        answer = requests.post(f"{base}/delegates", json=person, headers={"Idempotency-Key": key}, timeout=5)
+        assert answer.status_code == 201, answer.text
+        return answer.json()
+
+    key = str(uuid.uuid4())
+    marco = name({"name": "Marco Bianchi", "email": neighbour}, key)
+    assert name({"name": "Marco Bianchi", "email": neighbour}, key) == marco  # a retry names nobody new
+    sophie = name({"name": "Sophie Martin", "email": colleague, "locale": "fr-FR"}, str(uuid.uuid4()))
+    assert (marco["delegate_id"], sophie["delegate_id"]) == ("dlg-1", "dlg-2")
+    bad = requests.post(f"{base}/delegates", json={"name": "X", "email": "nope"}, timeout=5)
+    assert bad.status_code == 422 and bad.json()["error"]["message"].startswith("email:")
+
+    [to_marco] = mailbox(stack_url, neighbour, 1)
+    [to_sophie] = mailbox(stack_url, colleague, 1)
+    assert "Giulia Rossi conta su di Lei" in to_marco["text"] and to_sophie["subject"].startswith("Votre code")
+    marco_code, sophie_code = _mailed_code(to_marco), _mailed_code(to_sophie)
+    assert len({owner_code, marco_code, sophie_code}) == 3
+
+    # "My code leaked": every live code is renewed and mailed again; the old ones die.
+    assert requests.post(f"{base}/code/rotate", timeout=5).status_code == 200
+    marco_code = _mailed_code(mailbox(stack_url, neighbour, 2)[1])
+    sophie_old, sophie_code = sophie_code, _mailed_code(mailbox(stack_url, colleague, 2)[1])
+    assert sophie_code != sophie_old
+
+    revoked = requests.delete(f"{base}/delegates/{sophie['delegate_id']}", timeout=5)
+    assert revoked.status_code == 200 and revoked.json()["status"] == "REVOKED"
+    assert requests.delete(f"{base}/delegates/dlg-9", timeout=5).status_code == 404
+    shown = requests.get(base, timeout=5).json()["delegates"]
+    assert [(d["delegate_id"], d["status"]) for d in shown] == [("dlg-1", "ACTIVE"), ("dlg-2", "REVOKED")]
+    verify = f"{base}/verifications"
+    assert requests.post(verify, json={"code": sophie_code, "device_id": "d-1"}, timeout=5).status_code == 403
+
+    opened = requests.post(verify, json={"code": marco_code, "device_id": "d-1"}, timeout=5)
+    assert opened.status_code == 200 and opened.json()["result"] == "ACCEPTED"
+    again = requests.post(verify, json={"code": owner_code, "device_id": "d-1"}, timeout=5)
+    assert again.status_code == 409  # all the codes open the parcel once in total
+    receipt = requests.get(f"{base}/receipt", timeout=5).json()
+    assert receipt["claims"]["received_by"] == {"kind": "delegate", "delegate_id": "dlg-1", "name": "Marco Bianchi"}
+    delivered = [e for e in requests.get(f"{base}/events", timeout=5).json()["events"] if e["type"] == "DELIVERED"]
+    assert [e["outcome"] for e in delivered] == ["delegate:dlg-1"]

@@ -14,7 +14,7 @@ from delivery_otp.notifications import send_code_emails
 from delivery_otp.wiring import adapters
 
 from tests.support import factories
-from tests.support.lambdas import EVENTS, call, invoke
+from tests.support.lambdas import EVENTS, call, http_event, invoke
 
 
 def courier() -> Actor:
@@ -277,11 +277,8 @@ def test_the_routes_answer_over_the_storefront_function(clock):
     assert status == 422 and body["error"]["message"].startswith("email:")
 
     def revoke(delegate: str) -> dict:
-        event = json.loads((EVENTS / "revoke_delegate.json").read_text())
-        path = f"/deliveries/{delivery_id}/delegates/{delegate}"
-        event["pathParameters"] = {"id": delivery_id, "delegate_id": delegate}
-        event["rawPath"] = event["requestContext"]["http"]["path"] = path
-        return invoke("StorefrontFunction", event)
+        route = "/deliveries/{id}/delegates/{delegate_id}"
+        return invoke("StorefrontFunction", http_event("DELETE", route, delivery_id, params={"delegate_id": delegate}))
 
     response = revoke("dlg-1")
     assert response["statusCode"] == 200 and json.loads(response["body"])["status"] == "REVOKED"

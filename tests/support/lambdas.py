@@ -54,14 +54,23 @@ def _samples() -> dict[str, dict[str, Any]]:
 
 
 def http_event(
-    method: str, route: str, delivery_id: str | None = None, body: Any = None, headers: dict[str, str] | None = None
+    method: str,
+    route: str,
+    delivery_id: str | None = None,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """The route's sample event for this delivery (and any other path parameters, e.g. `delegate_id`)."""
     event = copy.deepcopy(_samples()[f"{method} {route}"])
+    every = ({"id": delivery_id} if delivery_id is not None else {}) | (params or {})
     path = route.replace("{id}", delivery_id or "")
+    for name, value in every.items():
+        path = path.replace(f"{{{name}}}", value)
     event["rawPath"] = path
     event["requestContext"]["http"]["path"] = path
     event["requestContext"]["requestId"] = str(uuid.uuid4())
-    event["pathParameters"] = {"id": delivery_id} if delivery_id is not None else {}
+    event["pathParameters"] = every
     event["headers"] = {k: v for k, v in event["headers"].items() if k not in ("idempotency-key", "content-length")}
     event["headers"].update(headers or {})
     if body is None:
