@@ -301,3 +301,25 @@ def test_a_bounce_of_a_delegate_email_marks_only_that_delegate(clock, sent_mail)
     email_now(delivery_id)
     assert sent_mail(address) == []
     assert len(sent_mail(adapters().deliveries.get(delivery_id).email)) == 1
+
+
+def test_a_revocation_while_the_emails_go_out_keeps_both_marks(clock, sent_mail, monkeypatch):
+    delivery_id, _ = registered()
+    first, _ = named(delivery_id)
+    second, _ = named(delivery_id, "Anna Verdi")
+    repository = adapters().deliveries
+    read = repository.get_many
+
+    def read_then_revoke(ids):
+        found = read(ids)
+        service.revoke_delegate(delivery_id, second)  # lands between the sender's read and its marks
+        return found
+
+    monkeypatch.setattr(repository, "get_many", read_then_revoke)
+    email_now(delivery_id)
+    monkeypatch.setattr(repository, "get_many", read)
+    assert outcomes(delivery_id, "EMAIL_SENT") == [None, f"delegate:{first}", f"delegate:{second}"]
+    entries = repository.get(delivery_id).delegates.as_dict()
+    assert entries[second]["revoked_at"] and entries[first]["emailed_issue"] == 1
+    email_now(delivery_id)  # marked: nothing is sent twice
+    assert outcomes(delivery_id, "EMAIL_SENT") == [None, f"delegate:{first}", f"delegate:{second}"]

@@ -19,7 +19,7 @@ from delivery_otp.audit import Actor
 from delivery_otp.email_render import render_code_email
 from delivery_otp.errors import DependencyUnavailable
 from delivery_otp.model import DeliveryModel
-from delivery_otp.service import ROTATION_BATCH, code_is_live, same_delegates
+from delivery_otp.service import ROTATION_BATCH, code_is_live
 from delivery_otp.wiring import adapters
 
 
@@ -173,7 +173,6 @@ def _marks(sent: list[tuple[DeliveryModel, int, int, str | None]]) -> tuple[str,
     actions: list[Any] = []
     events = []
     condition = DeliveryModel.issue_number == int(item.issue_number)
-    entries = item.delegates.as_dict() if item.delegates is not None else {}
     for _, issue, resend, who in sent:
         if who is None:
             actions += [DeliveryModel.emailed_issue.set(issue), DeliveryModel.emailed_resend.set(resend)]
@@ -184,10 +183,10 @@ def _marks(sent: list[tuple[DeliveryModel, int, int, str | None]]) -> tuple[str,
             )
             events.append(audit.event("EMAIL_SENT", now, system, issue_number=issue))
         else:
-            actions.append(DeliveryModel.delegates[who].set({**entries[who], "emailed_issue": issue}))
+            # Only this field: a revocation meanwhile must keep its own mark on the entry.
+            actions.append(DeliveryModel.delegates[who]["emailed_issue"].set(issue))
+            condition &= DeliveryModel.delegates[who].exists()
             events.append(audit.event("EMAIL_SENT", now, system, issue_number=issue, outcome=f"delegate:{who}"))
-    if any(who for *_, who in sent):
-        condition &= same_delegates(item)
     return item.delivery_id, [*actions, audit.record(*events)], condition
 
 
