@@ -1,5 +1,6 @@
 """The README's walkthrough, run as written (bash, curl, jq) against the local stack with
-authentication on: a newcomer following it reaches a delivered parcel and a rotated code."""
+authentication on: a newcomer following it reaches a delivered parcel, by way of every control the
+customer has (resend, replace, delegates, another day), an alert, a signed receipt and a bounce."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def walkthrough() -> str:
 
 def test_the_readme_walkthrough_delivers_the_parcel(secure_stack_url):
     script = walkthrough().replace("API=http://127.0.0.1:3000", f"API={secure_stack_url}")
-    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=120)  # noqa: S603, S607
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT)  # noqa: S603, S607
     assert done.returncode == 0, done.stderr
     print(done.stdout)
     out = done.stdout
@@ -30,8 +31,15 @@ def test_the_readme_walkthrough_delivers_the_parcel(secure_stack_url):
     assert '"resends_left_today":2' in out and '["CODE_RESENT",1,null]' in out
     assert '["ROTATED",2,"customer request"]' in out  # the leaked code replaced, then the night's rotation
     assert '"issue_number":3' in out
+    assert '"delegate_id":"dlg-1"' in out and '{"delegate_id":"dlg-2","name":"Sophie Martin","status":"REVOKED"}' in out
+    assert "Maria Rossi conta su di Lei" in out  # Marco's own email
+    assert '["RESCHEDULED",4,"2026-11-24 -> 2026-11-25"]' in out
+    assert "codice errato" in out.lower()  # the wrong-code alert to Maria
     assert out.count('"result":"ACCEPTED"') == 2  # the retry with the same Idempotency-Key
-    assert '["DELIVERED",3,null]' in out
-    assert '"received_by":{"kind":"recipient"}' in out and '"sub":"IT-000123"' in out
+    assert '["DELIVERED",4,"delegate:dlg-1"]' in out
+    assert '"received_by":{"kind":"delegate","delegate_id":"dlg-1","name":"Marco Bianchi"}' in out
+    assert '"sub":"IT-000123"' in out
+    assert '{"marked":1,"ignored":0}' in out.replace(" ", "")
+    assert '{"email_undeliverable":true,"delegates":[{"delegate_id":"dlg-1"' in out
     assert '"crv":"Ed25519"' in out
     assert "Forbidden" not in out and "Unauthorized" not in out
