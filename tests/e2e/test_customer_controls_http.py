@@ -148,3 +148,22 @@ def test_delegates_get_their_own_codes_and_the_receipt_names_who_received(stack_
     assert receipt["claims"]["received_by"] == {"kind": "delegate", "delegate_id": "dlg-1", "name": "Marco Bianchi"}
     delivered = [e for e in requests.get(f"{base}/events", timeout=5).json()["events"] if e["type"] == "DELIVERED"]
     assert [e["outcome"] for e in delivered] == ["delegate:dlg-1"]
+
+
+@pytest.mark.parametrize("locale", ["it-IT", "de-DE", "en-GB", "fr-FR", "es-ES"])
+def test_the_code_email_as_received_is_accessible_in_each_language(stack_url, locale):
+    import re
+
+    set_clock(stack_url, "2026-11-23T09:00:00+01:00")
+    email = f"a11y-{uuid.uuid4().hex[:8]}@example.com"
+    body = factories.registration(recipient={"email": email, "name": "Kim Lee", "locale": locale})
+    assert requests.post(f"{stack_url}/deliveries", json=body, timeout=10).status_code == 201
+    code = requests.get(f"{stack_url}/deliveries/{body['delivery_id']}/code", timeout=5).json()["code"]
+    [message] = mailbox(stack_url, email, 1)
+    assert f"    {code}" in message["text"].splitlines()  # the plain 6 digits, alone on a line
+    assert f'<html lang="{locale[:2]}">' in message["html"]
+    grouped = re.search(r'<p role="img" aria-label="([^"]+)" style="([^"]+)">([^<]+)</p>', message["html"])
+    assert grouped is not None and grouped.group(3) == f"{code[:3]} {code[3:]}"
+    assert grouped.group(1).endswith(" ".join(code))  # announced digit by digit
+    assert "font-size:40px" in grouped.group(2) and "color:#111111" in grouped.group(2)
+    assert code not in message["subject"]
