@@ -3,10 +3,13 @@ and moves the delivery to another day; each time the right email reaches the mai
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
 import requests
+from joserfc import jws
+from joserfc.jwk import KeySet
 
 from tests.e2e.test_lifecycle_http import mailbox, set_clock
 from tests.support import factories
@@ -69,8 +72,6 @@ def test_a_wrong_code_at_the_door_alerts_the_recipient_once(stack_url):
 
 
 def test_a_bounce_reported_by_ses_stops_the_emails_on_the_local_stack(stack_url):
-    import json
-
     from tests.support.lambdas import EVENTS
 
     set_clock(stack_url, "2026-11-23T09:00:00+01:00")
@@ -145,7 +146,10 @@ def test_delegates_get_their_own_codes_and_the_receipt_names_who_received(stack_
     again = requests.post(verify, json={"code": owner_code, "device_id": "d-1"}, timeout=5)
     assert again.status_code == 409  # all the codes open the parcel once in total
     receipt = requests.get(f"{base}/receipt", timeout=5).json()
-    assert receipt["claims"]["received_by"] == {"kind": "delegate", "delegate_id": "dlg-1", "name": "Marco Bianchi"}
+    keys = KeySet.import_key_set(requests.get(f"{stack_url}/.well-known/jwks.json", timeout=5).json())
+    signed = json.loads(jws.deserialize_compact(receipt["receipt"], keys, algorithms=["Ed25519"]).payload)
+    assert signed["received_by"] == {"kind": "delegate", "delegate_id": "dlg-1", "name": "Marco Bianchi"}
+    assert signed == receipt["claims"] and signed["sub"] == body["delivery_id"]
     delivered = [e for e in requests.get(f"{base}/events", timeout=5).json()["events"] if e["type"] == "DELIVERED"]
     assert [e["outcome"] for e in delivered] == ["delegate:dlg-1"]
 
