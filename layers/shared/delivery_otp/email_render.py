@@ -115,7 +115,7 @@ _IT = _Words(
     footer="Messaggio automatico, La preghiamo di non rispondere.",
     subject_delegate="Il Suo codice per ricevere un pacco {date}",
     intro_delegate_named=(
-        "{owner} conta su di Lei per ricevere un pacco al Suo posto; la consegna è prevista per {date}. Al "
+        "{owner} conta su di Lei per ricevere un pacco al suo posto; la consegna è prevista per {date}. Al "
         "momento della consegna Le servirà il codice qui sotto."
     ),
     intro_delegate=(
@@ -123,7 +123,7 @@ _IT = _Words(
         "{date}. Al momento della consegna Le servirà il codice qui sotto."
     ),
     delegate_own_code=(
-        "Questo codice è personale: non lo comunichi a nessuno. Se il destinatario revoca l’incarico, il "
+        "Questo codice è personale: non lo passi ad altri. Se il destinatario revoca l’incarico, il "
         "codice smette subito di funzionare."
     ),
 )
@@ -175,10 +175,10 @@ _DE = _Words(
     subject_delegate="Ihr Code für die Annahme eines Pakets am {date}",
     intro_delegate_named=(
         "{owner} hat Sie als Vertrauensperson benannt, die ein Paket entgegennehmen darf. Die Zustellung ist "
-        "für {date}, geplant. Bei der Übergabe benötigen Sie den folgenden Code."
+        "am {date}, geplant. Bei der Übergabe benötigen Sie den folgenden Code."
     ),
     intro_delegate=(
-        "Sie wurden als Vertrauensperson benannt, die ein Paket entgegennehmen darf. Die Zustellung ist für "
+        "Sie wurden als Vertrauensperson benannt, die ein Paket entgegennehmen darf. Die Zustellung ist am "
         "{date}, geplant. Bei der Übergabe benötigen Sie den folgenden Code."
     ),
     delegate_own_code=(
@@ -240,8 +240,8 @@ _EN = _Words(
         " need the code below to receive it."
     ),
     delegate_own_code=(
-        "This code is yours alone: please do not pass it on. If the recipient withdraws your nomination, the "
-        "code stops working at once."
+        "This code is yours alone: please do not pass it on. If the recipient removes you as their "
+        "trusted person, the code stops working at once."
     ),
 )
 
