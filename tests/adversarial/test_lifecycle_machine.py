@@ -9,12 +9,13 @@ invariants after every step.
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
 import pytest
-from delivery_otp import service, verification, wiring
+from delivery_otp import codes, service, verification, wiring
 from delivery_otp.audit import COURIER, Actor
 from delivery_otp.calendar import has_ended
 from delivery_otp.clock import SettableClock
@@ -54,6 +55,11 @@ class Lifecycle(RuleBasedStateMachine):
         self.ids: list[str] = []
         self.codes: dict[tuple[str, int], str] = {}  # every code seen, by (delivery, issue number)
         self.wrong_by_courier: dict[str, list[datetime]] = {}  # when each courier's wrong code was counted
+        # Courier budgets live in the table, which outlives one example: each example has couriers of its own.
+        self.run = uuid.uuid4().hex[:8]
+
+    def courier_id(self, courier: str | None) -> str | None:
+        return f"{courier}-{self.run}" if courier else None
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -87,12 +93,21 @@ class Lifecycle(RuleBasedStateMachine):
         return None
 
     def verify(self, delivery_id: str, code: str, courier: str | None) -> tuple[int, dict]:
-        actor = Actor(COURIER, courier_id=courier, device_id="d-1")
+        actor = Actor(COURIER, courier_id=self.courier_id(courier), device_id="d-1")
         try:
             answer = verification.verify(delivery_id, {"code": code, "device_id": "d-1"}, actor)
         except DomainError as refusal:
             return refusal.status, {}
         return answer.status, answer.body
+
+    def delegate_codes(self, item: DeliveryModel) -> dict[str, str]:
+        """Every delegate's code of the current issue (live or revoked), as their email would carry it."""
+        if not item.delegate_count or not item.code_nonce:
+            return {}
+        key = adapters().keys.key()
+        return codes.delegate_codes(
+            key, item.delivery_id, int(item.issue_number), item.code_nonce, int(item.delegate_count)
+        )
 
     def snapshot(self) -> dict[str, dict]:
         return {d: self.item(d).serialize() for d in self.ids}
@@ -158,6 +173,9 @@ class Lifecycle(RuleBasedStateMachine):
         issue = int(item.issue_number)
         current = self.codes.get((delivery_id, issue))
         older = [code for (d, n), code in self.codes.items() if d == delivery_id and n < issue and code != current]
+        # A revoked delegate's code of this very issue is as dead as the older ones.
+        revoked = [c for who, c in self.delegate_codes(item).items() if who not in (item.live_delegates or ())]
+        older += revoked
         if stale and older:
             code = older[-1]  # a code that died with its day (or an attempt): just a wrong code now
         elif current is not None:
@@ -192,7 +210,7 @@ class Lifecycle(RuleBasedStateMachine):
     @rule(delivery_id=deliveries, courier=st.sampled_from(COURIERS))
     def failed_attempt(self, delivery_id: str, courier: str | None) -> None:
         item = self.item(delivery_id)
-        actor = Actor(COURIER, courier_id=courier, device_id="d-1")
+        actor = Actor(COURIER, courier_id=self.courier_id(courier), device_id="d-1")
         try:
             answer = verification.report_attempt(delivery_id, {"outcome": "RECIPIENT_UNAVAILABLE"}, actor)
         except Conflict:
@@ -250,6 +268,45 @@ class Lifecycle(RuleBasedStateMachine):
             assert after.code_valid_until is not None and not self.day_ended(after)
         self.view_code(delivery_id)
 
+    @rule(delivery_id=deliveries)
+    def customer_names_a_delegate(self, delivery_id: str) -> None:
+        item = self.item(delivery_id)
+        live, named = len(item.live_delegates or ()), int(item.delegate_count or 0)
+        open_ = item.code_required and item.status in (SCHEDULED, LOCKED, REQUEUED)
+        try:
+            answer = service.add_delegate(delivery_id, {"name": "Trusted", "email": "trusted@example.com"})
+        except DomainError as refusal:
+            assert refusal.status == 409 and (not open_ or live >= 3 or named >= 10)
+            assert self.item(delivery_id).serialize() == item.serialize()
+            return
+        assert open_ and live < 3 and named < 10 and answer.body["delegate_id"] == f"dlg-{named + 1}"
+
+    @rule(delivery_id=deliveries, pick=st.integers(0, 2))
+    def customer_revokes_a_delegate(self, delivery_id: str, pick: int) -> None:
+        live = sorted(self.item(delivery_id).live_delegates or ())
+        if not live:
+            return
+        who = live[pick % len(live)]
+        assert service.revoke_delegate(delivery_id, who)["status"] == "REVOKED"
+        assert who not in (self.item(delivery_id).live_delegates or ())
+
+    @rule(delivery_id=deliveries, courier=st.sampled_from(COURIERS), pick=st.integers(0, 2))
+    def delegate_code(self, delivery_id: str, courier: str | None, pick: int) -> None:
+        item = self.item(delivery_id)
+        live = sorted(item.live_delegates or ())
+        if not live:
+            return
+        who = live[pick % len(live)]
+        expected = self.expected_refusal(item, courier) or 200
+        code = self.delegate_codes(item).get(who)
+        if code is None:  # no code of this issue at all (requeued, cancelled...): any code meets the refusal
+            assert expected != 200
+            code = "000000"
+        status, body = self.verify(delivery_id, code, courier)
+        assert status == expected, (item.status, body)
+        if status == 200:
+            assert self.item(delivery_id).received_by == who
+
     @rule(hours=st.integers(1, 60))
     def night_passes(self, hours: int) -> None:
         before = {d: self.item(d) for d in self.ids}
@@ -299,6 +356,11 @@ class Lifecycle(RuleBasedStateMachine):
             assert events[0] == "REGISTERED"
             live = item.code_valid_until is not None
             assert not live or (item.status == SCHEDULED and item.code_required)
+            # Only live delegates hold a code; while the day's code is live, every one of them does.
+            holders = set((item.delegate_macs.as_dict() if item.delegate_macs else {}).values())
+            assert holders <= set(item.live_delegates or ())
+            if item.status == SCHEDULED and item.code_required and not self.day_ended(item):
+                assert holders == set(item.live_delegates or ()), (holders, item.live_delegates)
             in_rotation = item.due_shard is not None
             assert in_rotation == (item.code_required and item.status in (SCHEDULED, LOCKED, REQUEUED))
 
