@@ -33,6 +33,19 @@ def event(
     )
 
 
+def fields(
+    kind: str, at: str, actor: Actor, *, issue_number: int | None = None, outcome: str | None = None
+) -> dict[str, Any]:
+    """The same event as plain data (`at` already in ISO 8601), for a write prepared without pynamodb."""
+    return {
+        "type": kind,
+        "at": at,
+        "issue_number": issue_number,
+        "actor": {"kind": actor.kind, "courier_id": actor.courier_id, "device_id": actor.device_id},
+        "outcome": outcome,
+    }
+
+
 def as_json(delivery: DeliveryModel) -> list[dict[str, Any]]:
     """Oldest first, as recorded. An accepted verification is written in the same request that
     checks the code, before its issue number and whose code it was are known, so those are read from

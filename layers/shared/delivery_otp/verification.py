@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from delivery_otp import audit, budgets, codes, policy
-from delivery_otp.adapters.dynamo import CourierGuard, WriteResult
+from delivery_otp.adapters.dynamo import CourierGuard, PreparedUpdate, WriteResult
 from delivery_otp.audit import Actor
 from delivery_otp.calendar import has_ended
 from delivery_otp.errors import (
@@ -60,6 +60,50 @@ _RESULT_ERROR = {
 }
 
 
+# The right code at the door, as one conditional write whose expressions are written once (the
+# courier's critical path: no expression is built per request). The condition is every rule a
+# consuming verification must meet: the delivery exists and is SCHEDULED, needs a code, the code is
+# live and is this one (the delivery's own code, or a delegate's: `#mac` is the MAC as a map key), the
+# per-code and per-life wrong-code limits are not reached, and the delivery is not assigned to another
+# courier. It kills the code (delegates' MACs stay, for the receipt), records who received the parcel,
+# leaves the rotation and records the audit.
+_CONSUME_CONDITION = (
+    "attribute_exists(pk) AND #status = :scheduled AND code_required = :true AND code_valid_until > :now"
+    " AND (code_mac = :mac OR attribute_exists(delegate_macs.#mac))"
+    " AND wrong_attempts < :per_code AND life_wrong_attempts < :per_life"
+)
+_CONSUME_CONSTANTS = {
+    ":scheduled": SCHEDULED,
+    ":true": True,
+    ":per_code": policy.WRONG_CODES_PER_CODE,
+    ":per_life": policy.WRONG_CODES_PER_LIFE,
+    ":delivered": DELIVERED,
+    ":recipient": RECIPIENT,
+}
+_CONSUME_UPDATE = (
+    "SET #status = :delivered, delivered_at = :at, delivered_issue = issue_number,"
+    " received_by = if_not_exists(delegate_macs.#mac, :recipient), events = list_append(events, :events)"
+    " REMOVE code_valid_until, code_mac, code_nonce, due_shard, due_at"
+)
+_CONSUME_UNASSIGNED = PreparedUpdate(
+    _CONSUME_CONDITION + " AND attribute_not_exists(assigned_courier)",
+    _CONSUME_UPDATE,
+    {"#status": "status"},
+    _CONSUME_CONSTANTS,
+)
+_CONSUME_BY_COURIER = PreparedUpdate(
+    _CONSUME_CONDITION + " AND (attribute_not_exists(assigned_courier) OR assigned_courier = :courier)",
+    _CONSUME_UPDATE,
+    {"#status": "status"},
+    _CONSUME_CONSTANTS,
+)
+# The courier is not blocked: its 20th most recent wrong code is older than the window, or absent.
+_COURIER_NOT_BLOCKED = PreparedUpdate(
+    f"attribute_not_exists(wrong_log[{budgets.WRONG_CODES_PER_COURIER - 1}])"
+    f" OR wrong_log[{budgets.WRONG_CODES_PER_COURIER - 1}] <= :window_start"
+)
+
+
 def hidden_from(delivery: DeliveryModel, actor: Actor) -> bool:
     """An assigned delivery does not exist for any other courier: same 404 as an unknown id."""
     return delivery.assigned_courier is not None and delivery.assigned_courier != actor.courier_id
@@ -74,16 +118,15 @@ def _nth_recent_wrong(n: int) -> Any:
     return CourierBudgetModel.wrong_log[n - 1]
 
 
-def _not_blocked(now: datetime) -> Any:
-    """Fewer than 20 wrong codes in the last 24 hours: the 20th most recent is older, or absent."""
-    twentieth = _nth_recent_wrong(budgets.WRONG_CODES_PER_COURIER)
-    return twentieth.does_not_exist() | (twentieth <= budgets.window_start(now.timestamp()))
-
-
 def _not_blocking(now: datetime) -> Any:
     """This wrong code would not be the 20th in 24 hours (the one that blocks: it takes the slow path)."""
     nineteenth = _nth_recent_wrong(budgets.WRONG_CODES_PER_COURIER - 1)
     return nineteenth.does_not_exist() | (nineteenth <= budgets.window_start(now.timestamp()))
+
+
+def _is_right(delivery: DeliveryModel, mac: str) -> bool:
+    """The code is the delivery's own or one a delegate was given (as the consuming condition has it)."""
+    return delivery.code_mac == mac or (delivery.delegate_macs is not None and mac in delivery.delegate_macs.as_dict())
 
 
 def _judge(delivery: DeliveryModel, now: datetime) -> str | None:
@@ -130,33 +173,25 @@ def verify(delivery_id: str, body: dict[str, Any], actor: Actor) -> Answer:
 
     now = adapters().clock.now()
     mac = codes.code_mac(adapters().keys.key(), delivery_id, code)
-    check = CourierGuard(actor.courier_id, _not_blocked(now)) if actor.courier_id else None
+    at = now.isoformat()
+    values: dict[str, Any] = {
+        ":now": epoch(now),
+        ":mac": mac,
+        ":at": at,
+        ":events": [
+            audit.fields("VERIFICATION", at, actor, outcome="ACCEPTED"),
+            audit.fields("DELIVERED", at, actor),
+        ],
+    }
+    prepared = _CONSUME_UNASSIGNED
+    courier = None
+    if actor.courier_id:
+        prepared = _CONSUME_BY_COURIER
+        values[":courier"] = actor.courier_id
+        courier = (actor.courier_id, _COURIER_NOT_BLOCKED, {":window_start": budgets.window_start(now.timestamp())})
 
     def consume() -> WriteResult:
-        return repository.update(
-            delivery_id,
-            [
-                DeliveryModel.status.set(DELIVERED),
-                DeliveryModel.delivered_at.set(now.isoformat()),
-                DeliveryModel.delivered_issue.set(DeliveryModel.issue_number),
-                # Whose code it was: a delegate's id when the MAC is one of theirs, else the recipient's.
-                DeliveryModel.received_by.set(DeliveryModel.delegate_macs[mac] | RECIPIENT),
-                *kill_code_actions(delegates=False),
-                *leave_rotation_actions(),
-                audit.record(
-                    audit.event("VERIFICATION", now, actor, outcome="ACCEPTED"), audit.event("DELIVERED", now, actor)
-                ),
-            ],
-            (DeliveryModel.status == SCHEDULED)
-            & (DeliveryModel.code_required == True)  # noqa: E712 - a pynamodb condition, not a test
-            & (DeliveryModel.code_valid_until > epoch(now))
-            & ((DeliveryModel.code_mac == mac) | DeliveryModel.delegate_macs[mac].exists())
-            & (DeliveryModel.wrong_attempts < policy.WRONG_CODES_PER_CODE)
-            & (DeliveryModel.life_wrong_attempts < policy.WRONG_CODES_PER_LIFE)
-            & _assigned_to(actor),
-            check,
-            want_new=False,
-        )
+        return repository.update_prepared(delivery_id, prepared, values, {"#mac": mac}, courier)
 
     result = consume()
     delivery: DeliveryModel | None = None
@@ -188,7 +223,7 @@ def verify(delivery_id: str, body: dict[str, Any], actor: Actor) -> Answer:
             return Answer(
                 _RESULT_STATUS[verdict], {"result": verdict, "error": {"code": error_code, "message": message}}
             )
-        if delivery.code_mac == mac or (delivery.delegate_macs is not None and mac in delivery.delegate_macs.as_dict()):
+        if _is_right(delivery, mac):
             # The right code lost a race with another write (a counter moved): try again on fresh state.
             result = consume()
             continue

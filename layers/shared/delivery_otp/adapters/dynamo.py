@@ -3,14 +3,16 @@ it enforces; when the condition fails, DynamoDB hands back the item as it was
 (ReturnValuesOnConditionCheckFailure=ALL_OLD), so the caller learns why without a second read.
 
 pynamodb describes the item and builds the expressions; the request itself goes through its botocore
-client directly because pynamodb drops the returned item from a failed condition.
+client directly because pynamodb drops the returned item from a failed condition. The one write on
+the courier's critical path (a right code at the door) is a `PreparedUpdate` instead: its expressions
+are written once, so a request costs little more than botocore's own work.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -45,6 +47,38 @@ class CourierGuard:
     courier_id: str
     condition: Any
     actions: Sequence[Any] = ()
+
+
+def attribute_value(value: Any) -> dict[str, Any]:
+    """Plain Python as a DynamoDB attribute value, as pynamodb stores it (a None member of a map is left out)."""
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int):
+        return {"N": str(value)}
+    if isinstance(value, dict):
+        return {"M": {k: attribute_value(v) for k, v in value.items() if v is not None}}
+    if isinstance(value, list):
+        return {"L": [attribute_value(v) for v in value]}
+    raise TypeError(f"no attribute value for {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class PreparedUpdate:
+    """An UpdateItem on a delivery (or a check on a courier's item) whose expressions are fixed: each call
+    brings only its values (`:name`) and, where a map key varies, its names (`#name`). `constants`
+    are values that never change, serialised once."""
+
+    condition: str
+    update: str | None = None
+    names: Mapping[str, str] = field(default_factory=dict)
+    constants: Mapping[str, Any] = field(default_factory=dict)
+
+    def values(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        serialised = {k: attribute_value(v) for k, v in self.constants.items()}
+        serialised.update((k, attribute_value(v)) for k, v in values.items())
+        return serialised
 
 
 class DeliveryRepository:
@@ -171,6 +205,43 @@ class DeliveryRepository:
             return_values="ALL_NEW" if want_new else None,
             return_values_on_condition_failure="ALL_OLD",
         )
+        return self._update_item(kwargs, want_new)
+
+    def update_prepared(
+        self,
+        delivery_id: str,
+        prepared: PreparedUpdate,
+        values: Mapping[str, Any],
+        names: Mapping[str, str] | None = None,
+        courier: tuple[str, PreparedUpdate, Mapping[str, Any]] | None = None,
+    ) -> WriteResult:
+        """A prepared update of the delivery (its condition must include `attribute_exists(pk)`); with
+        `courier` (id, check, values), in one transaction with a check on the courier's item. Nothing
+        is returned on success."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": {"pk": {"S": delivery_key(delivery_id)}},
+            "UpdateExpression": prepared.update,
+            "ConditionExpression": prepared.condition,
+            "ExpressionAttributeNames": {**prepared.names, **names} if names else prepared.names,
+            "ExpressionAttributeValues": prepared.values(values),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if courier is None:
+            return self._update_item(kwargs, want_new=False)
+        courier_id, check, check_values = courier
+        check_kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": {"pk": {"S": courier_key(courier_id)}},
+            "ConditionExpression": check.condition,
+            "ExpressionAttributeValues": check.values(check_values),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if check.names:
+            check_kwargs["ExpressionAttributeNames"] = check.names
+        return self._transact_items(delivery_id, [{"Update": kwargs}, {"ConditionCheck": check_kwargs}])
+
+    def _update_item(self, kwargs: dict[str, Any], want_new: bool) -> WriteResult:
         try:
             response = self._call("update_item", kwargs)
         except ClientError as exc:
@@ -196,6 +267,10 @@ class DeliveryRepository:
             {"Update": delivery_part},
             {"Update": courier_part} if guard.actions else {"ConditionCheck": courier_part},
         ]
+        return self._transact_items(delivery_id, items)
+
+    def _transact_items(self, delivery_id: str, items: list[dict[str, Any]]) -> WriteResult:
+        """Items: the delivery's update, then the courier's part. The outcome as a WriteResult."""
         try:
             self._call("transact_write_items", {"TransactItems": items})
         except ClientError as exc:
