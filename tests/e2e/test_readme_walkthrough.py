@@ -32,6 +32,7 @@ def test_the_readme_walkthrough_delivers_the_parcel(secure_stack_url):
     assert done.returncode == 0, done.stderr
     print(done.stdout)
     out = done.stdout
+    assert '<p role="img" aria-label="Codice di consegna: ' in out
     assert '"status":"REQUEUED"' in out
     assert '"RotationFunction": {"shards_queued": 16' in out
     assert '"resends_left_today":2' in out and '["CODE_RESENT",1,null]' in out
