@@ -48,6 +48,8 @@ def main() -> None:
     rot = rotation.measure(n)
     print(f"  floor {rot['floor_s']:.1f} s   rotation {rot['rotation_s']:.1f} s   {rot['ratio']:.2f}x")
     print(f"  rotation calls per delivery: {json.dumps(rot['rotation_calls_per_delivery'])}")
+    print(f"  moto server ms per delivery: floor {json.dumps(rot['floor_server_ms_per_delivery'])}")
+    print(f"                               rotation {json.dumps(rot['rotation_server_ms_per_delivery'])}")
     print(f"  email calls per delivery:    {json.dumps(rot['email_calls_per_delivery'])}")
     figures["rotation"] = rot
 
