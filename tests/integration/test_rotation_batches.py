@@ -1,0 +1,51 @@
+"""The rotation's batching: a shard read a page at a time and written 100 conditional updates a
+transaction must rotate everything due, and one delivery that changed meanwhile must cost only itself."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from delivery_otp import service
+
+from tests.support import factories
+
+NIGHT = datetime.fromisoformat("2026-11-24T00:20:00+01:00")
+
+
+def _register_in_one_shard(monkeypatch, count: int) -> tuple[str, list[str]]:
+    shard = f"t-{uuid.uuid4().hex[:8]}"  # a shard of this test's own: the table is shared
+    monkeypatch.setattr(service, "_shard", lambda _delivery_id: shard)
+    ids = []
+    for _ in range(count):
+        body = factories.registration()
+        assert service.register(body).status == 201
+        ids.append(body["delivery_id"])
+    return shard, ids
+
+
+def test_a_shard_larger_than_a_page_and_a_batch_is_rotated_in_full(clock, monkeypatch):
+    shard, ids = _register_in_one_shard(monkeypatch, 7)
+    monkeypatch.setattr(service, "ROTATION_QUERY_PAGE", 3)
+    monkeypatch.setattr(service, "ROTATION_BATCH", 2)
+    assert service.rotate_shard(shard, NIGHT) == {"rotated": 7, "skipped": 0}
+    assert {service.get_delivery(i)["issue_number"] for i in ids} == {2}
+    assert service.rotate_shard(shard, NIGHT) == {"rotated": 0, "skipped": 0}
+
+
+def test_a_delivery_that_changes_between_read_and_write_costs_only_its_own_rotation(clock, monkeypatch):
+    shard, ids = _register_in_one_shard(monkeypatch, 5)
+    victim = ids[2]
+    build = service.rotation_write
+
+    def cancelled_meanwhile(delivery, now):
+        if delivery.delivery_id == victim:
+            service.cancel(victim)  # after the index was read, before the batch is written
+        return build(delivery, now)
+
+    monkeypatch.setattr(service, "rotation_write", cancelled_meanwhile)
+    assert service.rotate_shard(shard, NIGHT) == {"rotated": 4, "skipped": 1}
+    assert service.get_delivery(victim)["status"] == "CANCELLED"
+    assert all(service.get_delivery(i)["issue_number"] == 2 for i in ids if i != victim)
+    rotated = [e for e in service.audit_trail(victim)["events"] if e["type"] == "ROTATED"]
+    assert rotated == []
