@@ -317,3 +317,13 @@ def test_a_transient_bounce_changes_nothing(clock):
     }
     assert service.get_delivery(delivery_id)["email_undeliverable"] is False
     assert adapters().deliveries.suppressed([address]) == set()
+
+
+def test_a_requeued_delivery_without_a_code_moved_to_its_own_day_goes_out_again(clock):
+    """Found by the state machine: the same day is not 'nothing to do' while the parcel is back in the depot."""
+    body = factories.registration(require_code=False, delivery_date="2026-11-24")
+    service.register(body)
+    verification.report_attempt(body["delivery_id"], {"outcome": "RECIPIENT_UNAVAILABLE"}, courier())
+    assert service.get_delivery(body["delivery_id"])["status"] == "REQUEUED"
+    moved = service.reschedule(body["delivery_id"], {"delivery_date": "2026-11-24"})
+    assert (moved["status"], moved["delivery_date"]) == ("SCHEDULED", "2026-11-24")

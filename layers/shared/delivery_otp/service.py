@@ -395,8 +395,9 @@ def reschedule(delivery_id: str, body: dict[str, Any]) -> dict[str, Any]:
     if delivery.status == LOCKED and day == day_of(delivery):
         # Too many wrong codes today: a new code for the same day would hand out five more guesses.
         raise Locked(f"delivery {delivery_id!r} is locked for {day} after too many wrong codes; pick another day")
-    if day == day_of(delivery) and (not delivery.code_required or code_is_live(delivery, now)):
-        return view(delivery, now)  # already that day, with its code: nothing to do (PUT is idempotent)
+    already = delivery.status == SCHEDULED and (not delivery.code_required or code_is_live(delivery, now))
+    if day == day_of(delivery) and already:
+        return view(delivery, now)  # already that day, going out, with its code: nothing to do (PUT is idempotent)
     return _reissue(delivery, day, now, "RESCHEDULED", f"{delivery.delivery_date} -> {day}", OPEN_STATES)
 
 
