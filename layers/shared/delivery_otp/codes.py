@@ -49,6 +49,11 @@ def delegate_id(number: int) -> str:
     return f"dlg-{number}"
 
 
+def delegate_number(delegate: str) -> int:
+    """The order delegates were named in (a sort key: "dlg-10" comes after "dlg-9")."""
+    return int(delegate.rsplit("-", 1)[1])
+
+
 def delegate_codes(key: bytes, delivery_id: str, issue_number: int, nonce: str, delegates: int) -> dict[str, str]:
     """The code of each delegate ever named (dlg-1 .. dlg-N) for this issue, none equal to the
     recipient's or to an earlier delegate's.

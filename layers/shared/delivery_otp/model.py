@@ -8,6 +8,7 @@ the table compares them in conditions, ISO 8601 where only people read them.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -150,6 +151,11 @@ class DeliveryModel(Model):
 
 def courier_key(courier_id: str) -> str:
     return f"C#{courier_id}"
+
+
+def delegate_entries(delivery: DeliveryModel) -> dict[str, dict[str, Any]]:
+    """Each delegate ever named, by id: {name, email, locale, added_at, revoked_at, emailed_issue, ...}."""
+    return delivery.delegates.as_dict() if delivery.delegates is not None else {}
 
 
 class CourierBudgetModel(Model):

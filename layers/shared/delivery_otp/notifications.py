@@ -18,7 +18,7 @@ from delivery_otp import audit, codes
 from delivery_otp.audit import Actor
 from delivery_otp.email_render import render_code_email
 from delivery_otp.errors import DependencyUnavailable
-from delivery_otp.model import DeliveryModel
+from delivery_otp.model import DeliveryModel, delegate_entries
 from delivery_otp.service import ROTATION_BATCH, code_is_live
 from delivery_otp.wiring import adapters
 
@@ -29,6 +29,8 @@ def _number(image: dict[str, Any], name: str) -> int:
 
 
 Target = tuple[str, int, int]  # (delivery id, issue number, resend sequence)
+# One email to send: (delivery, issue, resend sequence, None for the recipient or a delegate id).
+Message = tuple[DeliveryModel, int, int, str | None]
 
 
 def issue_to_email(record: dict[str, Any]) -> Target | None:
@@ -67,7 +69,7 @@ def _rendered(found: DeliveryModel, issue: int, now: datetime, delegate: str | N
         code = codes.derive_code(key, found.delivery_id, issue, nonce)
     else:
         code = codes.delegate_codes(key, found.delivery_id, issue, nonce, int(found.delegate_count or 0))[delegate]
-        entry = found.delegates.as_dict()[delegate]  # type: ignore[union-attr]
+        entry = delegate_entries(found)[delegate]
     zone = ZoneInfo(found.timezone)
     rendered = render_code_email(
         locale=entry.get("locale") or found.locale,
@@ -87,13 +89,13 @@ def _rendered(found: DeliveryModel, issue: int, now: datetime, delegate: str | N
 
 def _delegates_to_send(item: DeliveryModel, suppressed: set[str], now: datetime) -> list[str]:
     """The live delegates who have not yet been sent the current issue's code (none when it is not live)."""
-    if not code_is_live(item, now) or item.delegates is None:
+    entries = delegate_entries(item)
+    if not code_is_live(item, now) or not entries:
         return []
     issue = int(item.issue_number)
-    entries = item.delegates.as_dict()
     return [
         who
-        for who in sorted(item.live_delegates or (), key=lambda who: int(who.rsplit("-", 1)[1]))
+        for who in sorted(item.live_delegates or (), key=codes.delegate_number)
         if who in entries
         and int(entries[who].get("emailed_issue") or 0) < issue
         and not entries[who].get("email_undeliverable")
@@ -122,10 +124,9 @@ def send_code_emails(targets: list[Target]) -> list[Target]:
     now = adapters().clock.now()
     addresses = [item.email for item in found.values()]
     for item in found.values():
-        addresses += [str(e.get("email", "")) for e in (item.delegates.as_dict() if item.delegates else {}).values()]
+        addresses += [str(entry.get("email", "")) for entry in delegate_entries(item).values()]
     suppressed = repository.suppressed(addresses)
-    # One message per address to send: (item, issue, resend, None) for the recipient, (..., delegate id).
-    due: list[tuple[DeliveryModel, int, int, str | None]] = []
+    due: list[Message] = []
     for delivery_id, (issue, resend) in latest.items():
         item = found.get(delivery_id)
         if item is None:
@@ -152,19 +153,19 @@ def send_code_emails(targets: list[Target]) -> list[Target]:
 
 
 def _address(item: DeliveryModel, delegate: str | None) -> str:
-    return item.email if delegate is None else str(item.delegates.as_dict()[delegate]["email"])  # type: ignore[union-attr]
+    return item.email if delegate is None else str(delegate_entries(item)[delegate]["email"])
 
 
 def _by_delivery(
-    sent: list[tuple[DeliveryModel, int, int, str | None]],
-) -> list[list[tuple[DeliveryModel, int, int, str | None]]]:
-    groups: dict[str, list[tuple[DeliveryModel, int, int, str | None]]] = {}
+    sent: list[Message],
+) -> list[list[Message]]:
+    groups: dict[str, list[Message]] = {}
     for target in sent:
         groups.setdefault(target[0].delivery_id, []).append(target)
     return list(groups.values())
 
 
-def _marks(sent: list[tuple[DeliveryModel, int, int, str | None]]) -> tuple[str, list[Any], Any]:
+def _marks(sent: list[Message]) -> tuple[str, list[Any], Any]:
     """One conditional write per delivery (a transaction may touch an item once) marking every message
     of it that SES took: the recipient's mark and each delegate's, with an EMAIL_SENT event each."""
     item = sent[0][0]

@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from delivery_otp.errors import Conflict
-from delivery_otp.model import DELIVERED, RECIPIENT
+from delivery_otp.model import DELIVERED, RECIPIENT, delegate_entries
 from delivery_otp.service import load
 from delivery_otp.wiring import adapters
 
@@ -69,7 +69,7 @@ def _receiver(delivery: Any) -> dict[str, Any]:
     who = delivery.received_by
     if not who or who == RECIPIENT:
         return {"kind": "recipient"}
-    entry = (delivery.delegates.as_dict() if delivery.delegates is not None else {}).get(who, {})
+    entry = delegate_entries(delivery).get(who, {})
     return {"kind": "delegate", "delegate_id": who, "name": entry.get("name")}
 
 

@@ -9,7 +9,7 @@ the item as it was tells which rule stopped it, and the answer follows SPEC's or
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -41,6 +41,7 @@ from delivery_otp.model import (
     REQUEUED,
     SCHEDULED,
     DeliveryModel,
+    delegate_entries,
     delivery_key,
 )
 from delivery_otp.validation import COURIER_ID, is_delivery_id, parse_date, parse_delegate, parse_registration
@@ -110,7 +111,7 @@ def view(delivery: DeliveryModel, now: datetime) -> dict[str, Any]:
 
 def delegates_view(delivery: DeliveryModel) -> list[dict[str, Any]]:
     """Who else may receive the parcel, in the order they were named (never their address or code)."""
-    entries = delivery.delegates.as_dict() if delivery.delegates is not None else {}
+    entries = delegate_entries(delivery)
     return [
         {
             "delegate_id": who,
@@ -118,7 +119,7 @@ def delegates_view(delivery: DeliveryModel) -> list[dict[str, Any]]:
             "status": "REVOKED" if entries[who].get("revoked_at") else "ACTIVE",
             "email_undeliverable": bool(entries[who].get("email_undeliverable")),
         }
-        for who in sorted(entries, key=lambda who: int(who.rsplit("-", 1)[1]))
+        for who in sorted(entries, key=codes.delegate_number)
     ]
 
 
@@ -333,43 +334,59 @@ def _live_or_refuse(delivery: DeliveryModel, now: datetime) -> None:
         raise Gone(f"delivery {delivery.delivery_id!r} has no valid code right now ({delivery.status.lower()})")
 
 
-def resend_code(delivery_id: str) -> dict[str, Any]:
-    """Email the live code again, at most 3 times a (local) day: the email consumer follows `resend_seq`."""
-    repository = adapters().deliveries
-    now = adapters().clock.now()
+def _write_on_fresh_state(
+    delivery_id: str, plan: Callable[[DeliveryModel], tuple[list[Any], Any] | None]
+) -> DeliveryModel:
+    """Optimistic concurrency for the customer's controls: the write is built from the delivery as read
+    and conditioned on that state; when another write got there first, it is built again from the item
+    DynamoDB handed back with the refusal (no second read). `plan` raises the request's refusals, or
+    returns None when there is nothing to write. Returns the delivery as it now is."""
     delivery = load(delivery_id)
     for _ in range(_MAX_WRITE_ROUNDS):
+        planned = plan(delivery)
+        if planned is None:
+            return delivery
+        result = adapters().deliveries.update(delivery_id, *planned)
+        if result.item is None:
+            raise unknown_delivery(delivery_id)
+        if result.applied:
+            return result.item
+        delivery = result.item
+    raise DependencyUnavailable("the delivery is changing too fast; try again")
+
+
+def resend_code(delivery_id: str) -> dict[str, Any]:
+    """Email the live code again, at most 3 times a (local) day: the email consumer follows `resend_seq`."""
+    now = adapters().clock.now()
+
+    def plan(delivery: DeliveryModel) -> tuple[list[Any], Any]:
         _live_or_refuse(delivery, now)
         today = local_date(now, zone_of(delivery)).isoformat()
         sent_today = int(delivery.resends_today or 0) if delivery.resend_day == today else 0
         if sent_today >= RESENDS_PER_DAY:
             raise TooManyResends(f"the code was already resent {RESENDS_PER_DAY} times today")
         issue = int(delivery.issue_number)
-        seq = int(delivery.resend_seq or 0)
         same_count = (
             (DeliveryModel.resend_day == today) & (DeliveryModel.resends_today == sent_today)
             if delivery.resend_day == today
             else (DeliveryModel.resend_day.does_not_exist() | (DeliveryModel.resend_day != today))
         )
-        result = repository.update(
-            delivery_id,
-            [
-                DeliveryModel.resend_day.set(today),
-                DeliveryModel.resends_today.set(sent_today + 1),
-                DeliveryModel.resend_seq.set(seq + 1),
-                audit.record(audit.event("CODE_RESENT", now, Actor(audit.STOREFRONT), issue_number=issue)),
-            ],
+        actions = [
+            DeliveryModel.resend_day.set(today),
+            DeliveryModel.resends_today.set(sent_today + 1),
+            DeliveryModel.resend_seq.set(int(delivery.resend_seq or 0) + 1),
+            audit.record(audit.event("CODE_RESENT", now, Actor(audit.STOREFRONT), issue_number=issue)),
+        ]
+        condition = (
             (DeliveryModel.issue_number == issue)
             & (DeliveryModel.status == SCHEDULED)
             & (DeliveryModel.code_valid_until > epoch(now))
-            & same_count,
+            & same_count
         )
-        if result.applied and result.item is not None:
-            return {**view(result.item, now), "resends_left_today": RESENDS_PER_DAY - sent_today - 1}
-        if result.item is None:
-            raise unknown_delivery(delivery_id)
-        delivery = result.item
-    raise DependencyUnavailable("the delivery is changing too fast; try again")
+        return actions, condition
+
+    resent = _write_on_fresh_state(delivery_id, plan)
+    return {**view(resent, now), "resends_left_today": RESENDS_PER_DAY - int(resent.resends_today)}
 
 
 def rotate_code(delivery_id: str) -> dict[str, Any]:
@@ -465,15 +482,14 @@ def add_delegate(delivery_id: str, body: dict[str, Any]) -> Answer:
     """
     name, email, locale = parse_delegate(body)
     now = adapters().clock.now()
-    delivery = load(delivery_id)
-    for _ in range(_MAX_WRITE_ROUNDS):
+
+    def plan(delivery: DeliveryModel) -> tuple[list[Any], Any]:
         if not delivery.code_required:
             raise Conflict(f"delivery {delivery_id!r} needs no code: there is nothing to share with a delegate")
         if delivery.status not in OPEN_STATES:
             raise Conflict(f"delivery {delivery_id!r} is {delivery.status.lower()}: no delegate can be added")
-        live = set(delivery.live_delegates or ())
         count = int(delivery.delegate_count or 0)
-        if len(live) >= LIVE_DELEGATES:
+        if len(delivery.live_delegates or ()) >= LIVE_DELEGATES:
             raise TooManyDelegates(f"a delivery has at most {LIVE_DELEGATES} delegates at once: revoke one first")
         if count >= DELEGATES_PER_DELIVERY:
             raise TooManyDelegates(f"a delivery can have at most {DELEGATES_PER_DELIVERY} delegates in its life")
@@ -506,46 +522,39 @@ def add_delegate(delivery_id: str, body: dict[str, Any]) -> Answer:
                 actions.append(DeliveryModel.delegate_macs[mac].set(who))
                 condition &= DeliveryModel.delegate_macs.exists()
         # Otherwise (locked, requeued, the day over) the delegate's code comes with the next issue.
-        result = adapters().deliveries.update(delivery_id, actions, condition)
-        if result.item is None:
-            raise unknown_delivery(delivery_id)
-        if result.applied:
-            return Answer(201, {"delegate_id": who, "name": name, "status": "ACTIVE"})
-        delivery = result.item
-    raise DependencyUnavailable("the delivery is changing too fast; try again")
+        return actions, condition
+
+    named = _write_on_fresh_state(delivery_id, plan)
+    who = codes.delegate_id(int(named.delegate_count))
+    return Answer(201, {"delegate_id": who, "name": name, "status": "ACTIVE"})
 
 
 def revoke_delegate(delivery_id: str, delegate: str) -> dict[str, Any]:
     """The delegate's code stops opening the parcel at once (its MAC leaves the item in this write);
     revoking again answers the same."""
     now = adapters().clock.now()
-    delivery = load(delivery_id)
-    for _ in range(_MAX_WRITE_ROUNDS):
-        entries = delivery.delegates.as_dict() if delivery.delegates is not None else {}
-        if delegate not in entries:
+
+    def plan(delivery: DeliveryModel) -> tuple[list[Any], Any] | None:
+        if delegate not in delegate_entries(delivery):
             raise NotFound(f"delivery {delivery_id!r} has no delegate {delegate!r}")
-        answer = {"delegate_id": delegate, "name": entries[delegate].get("name"), "status": "REVOKED"}
-        if delegate not in set(delivery.live_delegates or ()):
-            return answer
+        if delegate not in (delivery.live_delegates or ()):
+            return None
         actions: list[Any] = [
-            DeliveryModel.delegates[delegate].set({**entries[delegate], "revoked_at": now.isoformat()}),
+            DeliveryModel.delegates[delegate]["revoked_at"].set(now.isoformat()),
             DeliveryModel.live_delegates.delete({delegate}),
             DeliveryModel.delegates_version.set(int(delivery.delegates_version or 0) + 1),
             audit.record(audit.event("DELEGATE_REVOKED", now, Actor(audit.STOREFRONT), outcome=delegate)),
         ]
         condition = (DeliveryModel.issue_number == int(delivery.issue_number)) & same_delegates(delivery)
-        current = delivery.delegate_macs.as_dict() if delivery.delegate_macs is not None else {}
-        own = [mac for mac, who in current.items() if who == delegate]
+        macs = delivery.delegate_macs.as_dict() if delivery.delegate_macs is not None else {}
+        own = [mac for mac, who in macs.items() if who == delegate]
         if own:
             actions += [DeliveryModel.delegate_macs[mac].remove() for mac in own]
             condition &= DeliveryModel.delegate_macs.exists()
-        result = adapters().deliveries.update(delivery_id, actions, condition)
-        if result.item is None:
-            raise unknown_delivery(delivery_id)
-        if result.applied:
-            return answer
-        delivery = result.item
-    raise DependencyUnavailable("the delivery is changing too fast; try again")
+        return actions, condition
+
+    revoked = _write_on_fresh_state(delivery_id, plan)
+    return {"delegate_id": delegate, "name": delegate_entries(revoked)[delegate].get("name"), "status": "REVOKED"}
 
 
 def mark_undeliverable(delivery_id: str, reason: str, addresses: list[str], delegate: str | None = None) -> bool:
