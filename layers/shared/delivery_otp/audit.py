@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from delivery_otp.model import RECIPIENT, ActorMap, AuditEventMap, DeliveryModel
+from delivery_otp.model import RECIPIENT, Actor, AuditEvent, DeliveryModel, encode_event
+
+__all__ = ["Actor", "AuditEvent"]
 
 STOREFRONT = "storefront"
 COURIER = "courier"
@@ -14,36 +15,15 @@ SCHEDULER = "scheduler"
 SYSTEM = "system"
 
 
-@dataclass(frozen=True)
-class Actor:
-    kind: str
-    courier_id: str | None = None
-    device_id: str | None = None
-
-
 def event(
     kind: str, at: datetime, actor: Actor, *, issue_number: int | None = None, outcome: str | None = None
-) -> AuditEventMap:
-    return AuditEventMap(
-        type=kind,
-        at=at.isoformat(),
-        issue_number=issue_number,
-        actor=ActorMap(kind=actor.kind, courier_id=actor.courier_id, device_id=actor.device_id),
-        outcome=outcome,
-    )
+) -> AuditEvent:
+    return AuditEvent(kind, at.isoformat(), actor, issue_number, outcome)
 
 
-def fields(
-    kind: str, at: str, actor: Actor, *, issue_number: int | None = None, outcome: str | None = None
-) -> dict[str, Any]:
-    """The same event as plain data (`at` already in ISO 8601), for a write prepared without pynamodb."""
-    return {
-        "type": kind,
-        "at": at,
-        "issue_number": issue_number,
-        "actor": {"kind": actor.kind, "courier_id": actor.courier_id, "device_id": actor.device_id},
-        "outcome": outcome,
-    }
+def fields(kind: str, at: str, actor: Actor, *, issue_number: int | None = None, outcome: str | None = None) -> str:
+    """The same event as stored (`at` already in ISO 8601), for a write prepared without pynamodb."""
+    return encode_event(AuditEvent(kind, at, actor, issue_number, outcome))
 
 
 def as_json(delivery: DeliveryModel) -> list[dict[str, Any]]:
@@ -79,6 +59,6 @@ def received_by_text(received_by: str) -> str:
     return received_by if received_by == RECIPIENT else f"delegate:{received_by}"
 
 
-def record(*events: AuditEventMap) -> Any:
+def record(*events: AuditEvent) -> Any:
     """The update action that appends events to the delivery's trail in the same write."""
     return DeliveryModel.events.set(DeliveryModel.events.append(list(events)))

@@ -7,10 +7,13 @@ the table compares them in conditions, ISO 8601 where only people read them.
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.attributes import (
+    Attribute,
     BooleanAttribute,
     ListAttribute,
     MapAttribute,
@@ -19,6 +22,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
+from pynamodb.constants import STRING
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
@@ -38,18 +42,77 @@ def delivery_key(delivery_id: str) -> str:
     return f"D#{delivery_id}"
 
 
-class ActorMap(MapAttribute):
-    kind = UnicodeAttribute()
-    courier_id = UnicodeAttribute(null=True)
-    device_id = UnicodeAttribute(null=True)
+@dataclass(frozen=True)
+class Actor:
+    kind: str
+    courier_id: str | None = None
+    device_id: str | None = None
 
 
-class AuditEventMap(MapAttribute):
-    type = UnicodeAttribute()
-    at = UnicodeAttribute()
-    issue_number = NumberAttribute(null=True)
-    actor = ActorMap()
-    outcome = UnicodeAttribute(null=True)
+@dataclass(frozen=True)
+class AuditEvent:
+    type: str
+    at: str  # ISO 8601, as people read it
+    actor: Actor
+    issue_number: int | None = None
+    outcome: str | None = None
+
+
+def encode_event(event: AuditEvent) -> str:
+    """An event as one compact JSON array (trailing nulls left out): ["TYPE", at, issue, kind, courier, device,
+    outcome]. A trail of strings, not of nested maps, keeps the item small: DynamoDB bills every write by the
+    whole item's size, attribute names inside maps included, and the trail grows with each event."""
+    fields = [
+        event.type,
+        event.at,
+        event.issue_number,
+        event.actor.kind,
+        event.actor.courier_id,
+        event.actor.device_id,
+        event.outcome,
+    ]
+    while fields[-1] is None:
+        fields.pop()
+    return json.dumps(fields, separators=(",", ":"))
+
+
+def decode_event(text: str) -> AuditEvent:
+    kind, at, issue, actor, courier, device, outcome = [*json.loads(text), None, None, None, None, None][:7]
+    return AuditEvent(kind, at, Actor(actor, courier, device), int(issue) if issue is not None else None, outcome)
+
+
+def _event_from_map(value: dict[str, Any]) -> AuditEvent:
+    """An event as earlier versions stored it (a map with a nested actor map), so their items still read."""
+
+    def plain(attribute: dict[str, Any] | None) -> Any:
+        if not attribute or "NULL" in attribute:
+            return None
+        (kind, raw), *_ = attribute.items()
+        return int(raw) if kind == "N" else raw
+
+    actor = value.get("actor", {}).get("M", {})
+    return AuditEvent(
+        plain(value.get("type")),
+        plain(value.get("at")),
+        Actor(plain(actor.get("kind")), plain(actor.get("courier_id")), plain(actor.get("device_id"))),
+        plain(value.get("issue_number")),
+        plain(value.get("outcome")),
+    )
+
+
+class AuditEventAttribute(Attribute[AuditEvent]):
+    """One audit event, stored as `encode_event` writes it."""
+
+    attr_type = STRING
+
+    def serialize(self, value: AuditEvent) -> str:
+        return encode_event(value)
+
+    def get_value(self, value: dict[str, Any]) -> Any:
+        return value["M"] if "M" in value else value[STRING]
+
+    def deserialize(self, value: Any) -> AuditEvent:
+        return _event_from_map(value) if isinstance(value, dict) else decode_event(value)
 
 
 # What the rotation reads from the index: enough to decide and to build its conditional write, so it
@@ -145,7 +208,7 @@ class DeliveryModel(Model):
     due_at = NumberAttribute(null=True)
     due_index = DueIndex()
 
-    events = ListAttribute(of=AuditEventMap, default=list)
+    events = ListAttribute(of=AuditEventAttribute, default=list)
     expires_at = TTLAttribute(null=True)
 
 
