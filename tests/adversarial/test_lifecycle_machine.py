@@ -57,6 +57,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.wrong_by_courier: dict[str, list[datetime]] = {}  # when each courier's wrong code was counted
         # Courier budgets live in the table, which outlives one example: each example has couriers of its own.
         self.run = uuid.uuid4().hex[:8]
+        self.last_seen: dict[str, tuple[dict, int]] = {}  # each item as last seen (without rev), and its rev
 
     def courier_id(self, courier: str | None) -> str | None:
         return f"{courier}-{self.run}" if courier else None
@@ -363,6 +364,19 @@ class Lifecycle(RuleBasedStateMachine):
                 assert holders == set(item.live_delegates or ()), (holders, item.live_delegates)
             in_rotation = item.due_shard is not None
             assert in_rotation == (item.code_required and item.status in (SCHEDULED, LOCKED, REQUEUED))
+
+    @invariant()
+    def every_change_moves_the_rev(self) -> None:
+        """The rotation writes items back whole on condition that `rev` did not move: a write that changed
+        an item without moving it could be overwritten and lost."""
+        for delivery_id in self.ids:
+            stored = self.item(delivery_id).serialize()
+            rev = int(stored.pop("rev", {"N": "0"})["N"])
+            if delivery_id in self.last_seen:
+                before, before_rev = self.last_seen[delivery_id]
+                assert rev >= before_rev
+                assert stored == before or rev > before_rev, f"{delivery_id} changed without moving its rev"
+            self.last_seen[delivery_id] = (stored, rev)
 
     @invariant()
     def no_courier_passes_its_budget(self) -> None:

@@ -57,7 +57,13 @@ ALLOWED_ACTIONS = {
     "VerifyFunction": IDEMPOTENCY | {"dynamodb:ConditionCheckItem", "secretsmanager:GetSecretValue"},
     "AttemptFunction": IDEMPOTENCY | {"secretsmanager:GetSecretValue"},
     "RotationFunction": {"sqs:SendMessage"},
-    "RotationWorkerFunction": {"dynamodb:Query", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue"},
+    # Reads due items whole and writes them back (puts conditioned on their rev), never updates in place.
+    "RotationWorkerFunction": {
+        "dynamodb:Query",
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+        "secretsmanager:GetSecretValue",
+    },
     # Marks the delivery and puts the address's suppression item; never reads codes or sends mail.
     "BounceFunction": {"dynamodb:UpdateItem", "dynamodb:PutItem"},
     "EmailFunction": {
@@ -342,8 +348,8 @@ def test_the_table_keys_and_due_index_match_the_model() -> None:
 
     assert keys == {"HASH": "pk"}
     assert {k["KeyType"]: k["AttributeName"] for k in due["KeySchema"]} == {"HASH": "due_shard", "RANGE": "due_at"}
-    # The rotation reads only the index: it must project exactly what the model says it does.
-    assert due["Projection"]["ProjectionType"] == "INCLUDE"
+    # Keys only: the rotation reads the items themselves, so no other write ever touches the index.
+    assert due["Projection"] == {"ProjectionType": "KEYS_ONLY"}
     assert due["Projection"] == model_gsi["due-index"]["projection"]
     assert types == {"pk": "S", "due_shard": "S", "due_at": "N"}
     assert types == model_types

@@ -102,7 +102,7 @@ def test_cancel_attempt_and_rotation_fail_closed(clock, table):
         assert_clean_503(*call("POST", "/deliveries/{id}/cancel", delivery_id)[::2])
         assert_clean_503(*call("POST", "/deliveries/{id}/attempts", delivery_id, {"outcome": "ACCESS_PROBLEM"})[::2])
     clock.freeze(datetime.fromisoformat("2026-11-24T00:30:00+01:00"))
-    with dynamodb_down("UpdateItem", "TransactWriteItems"):
+    with dynamodb_down("PutItem", "TransactWriteItems"):
         with pytest.raises(DependencyUnavailable):
             service.rotate_due()
         # The shard's worker reports its message as failed, so the queue retries that shard alone.

@@ -1,12 +1,12 @@
-"""The rotation's batching: a shard read a page at a time and written 100 conditional updates a
-transaction must rotate everything due, and one delivery that changed meanwhile must cost only itself."""
+"""The rotation's batching: a shard read a page at a time and written back 100 items a transaction must
+rotate everything due, and one delivery that changed meanwhile must cost only itself (and lose nothing)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from delivery_otp import service
+from delivery_otp import service, wiring
 
 from tests.support import factories
 
@@ -36,16 +36,37 @@ def test_a_shard_larger_than_a_page_and_a_batch_is_rotated_in_full(clock, monkey
 def test_a_delivery_that_changes_between_read_and_write_costs_only_its_own_rotation(clock, monkeypatch):
     shard, ids = _register_in_one_shard(monkeypatch, 5)
     victim = ids[2]
-    build = service.rotation_write
+    build = service.rotate
 
     def cancelled_meanwhile(delivery, now):
         if delivery.delivery_id == victim:
-            service.cancel(victim)  # after the index was read, before the batch is written
+            service.cancel(victim)  # after the item was read, before the batch is written
         return build(delivery, now)
 
-    monkeypatch.setattr(service, "rotation_write", cancelled_meanwhile)
+    monkeypatch.setattr(service, "rotate", cancelled_meanwhile)
     assert service.rotate_shard(shard, NIGHT) == {"rotated": 4, "skipped": 1}
     assert service.get_delivery(victim)["status"] == "CANCELLED"
     assert all(service.get_delivery(i)["issue_number"] == 2 for i in ids if i != victim)
     rotated = [e for e in service.audit_trail(victim)["events"] if e["type"] == "ROTATED"]
     assert rotated == []
+
+
+def test_a_write_the_rotation_does_not_decide_on_is_not_lost_when_it_lands_meanwhile(clock, monkeypatch):
+    """The rotation writes items back whole: a courier assigned and a bounce recorded between its read and
+    its write must survive (the write is refused on the moved rev, and the next run rotates afresh)."""
+    shard, ids = _register_in_one_shard(monkeypatch, 3)
+    victim = ids[1]
+    build = service.rotate
+
+    def changed_meanwhile(delivery, now):
+        if delivery.delivery_id == victim:
+            service.assign_courier(victim, {"courier_id": "c-late"})
+            service.mark_undeliverable(victim, "Bounce", [delivery.email])
+        return build(delivery, now)
+
+    monkeypatch.setattr(service, "rotate", changed_meanwhile)
+    assert service.rotate_shard(shard, NIGHT) == {"rotated": 2, "skipped": 1}
+    monkeypatch.setattr(service, "rotate", build)
+    assert service.rotate_shard(shard, NIGHT) == {"rotated": 1, "skipped": 0}
+    item = wiring.adapters().deliveries.get(victim)
+    assert (item.issue_number, item.assigned_courier, item.email_undeliverable) == (2, "c-late", True)

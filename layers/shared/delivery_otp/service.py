@@ -617,13 +617,15 @@ ROTATION_QUERY_PAGE = 1000
 
 
 def rotate_shard(shard: str, now: datetime) -> dict[str, int]:
-    """Rotate the due deliveries of one shard: a Query page at a time, written in batches.
+    """Rotate the due deliveries of one shard: a page of the index at a time, the items read whole
+    (strongly consistent, 100 a BatchGetItem) and written back rotated, 100 a transaction.
 
-    After a page with something new, the same page is read again: what was rotated has left the due
-    range (its new day ends later), so what comes next is still due, with no cursor into the part of
-    the index the writes themselves are changing. A delivery tried once and still there (its write
-    was refused: something changed it meanwhile) is not tried twice in a run; the cursor steps past a
-    page of those, and the next run looks at them afresh.
+    Each is written back only if its `rev` is still the one read, so a delivery that changed meanwhile
+    (delivered, cancelled, a wrong code) is left alone and looked at afresh by the next run. After a
+    page with something new, the same page is read again: what was rotated has left the due range (its
+    new day ends later), so what comes next is still due, with no cursor into the part of the index the
+    writes themselves are changing. A delivery tried once is not tried twice in a run; the cursor steps
+    past a page of those.
     """
     repository = adapters().deliveries
     counts = {"rotated": 0, "skipped": 0}
@@ -631,17 +633,19 @@ def rotate_shard(shard: str, now: datetime) -> dict[str, int]:
     start: dict[str, Any] | None = None
     while True:
         page, next_start = repository.due_page(shard, epoch(now), ROTATION_QUERY_PAGE, start)
-        fresh = [delivery for delivery in page if delivery.delivery_id not in tried]
-        tried.update(delivery.delivery_id for delivery in fresh)
+        fresh = [delivery_id for delivery_id in page if delivery_id not in tried]
+        tried.update(fresh)
+        found = repository.get_many(fresh) if fresh else {}
         writes = []
-        for delivery in fresh:
-            write = rotation_write(delivery, now)
-            if write is None:
+        for delivery_id in fresh:
+            delivery = found.get(delivery_id)
+            read_rev = delivery.rev if delivery is not None else None
+            if delivery is None or not rotate(delivery, now):
                 counts["skipped"] += 1
             else:
-                writes.append(write)
+                writes.append((delivery, int(read_rev) if read_rev is not None else None))
         for batch_start in range(0, len(writes), ROTATION_BATCH):
-            applied = repository.update_many(writes[batch_start : batch_start + ROTATION_BATCH])
+            applied = repository.replace_many(writes[batch_start : batch_start + ROTATION_BATCH])
             counts["rotated"] += sum(applied)
             counts["skipped"] += len(applied) - sum(applied)
         if next_start is None:
@@ -650,17 +654,9 @@ def rotate_shard(shard: str, now: datetime) -> dict[str, int]:
             start = next_start  # a page of deliveries already tried: step past it
 
 
-def rotate_one(delivery: DeliveryModel, now: datetime) -> bool:
-    write = rotation_write(delivery, now)
-    return write is not None and adapters().deliveries.update(*write, want_new=False).applied
-
-
-def rotation_write(delivery: DeliveryModel, now: datetime) -> tuple[str, list[Any], Any] | None:
-    """The conditional write that rotates this delivery, or None when it is not due.
-
-    Built from the index's projection alone (the attributes below), so the rotation never reads a
-    whole item; the condition re-checks on the item itself that nothing moved since the index saw it.
-    """
+def rotate(delivery: DeliveryModel, now: datetime) -> bool:
+    """Rotate the item in hand (its next working day, a new code, a fresh per-code budget, the audit
+    events), or leave it untouched and answer False when it is not due. Only the caller's write makes it so."""
     zone = zone_of(delivery)
     if (
         delivery.status not in OPEN_STATES
@@ -669,51 +665,48 @@ def rotation_write(delivery: DeliveryModel, now: datetime) -> tuple[str, list[An
         or int(delivery.life_wrong_attempts) >= policy.WRONG_CODES_PER_LIFE
         or not has_ended(day_of(delivery), zone, now)
     ):
-        return None
+        return False
     new_day = next_date(delivery, now)
     issue = int(delivery.issue_number) + 1
     fields = _issue_fields(delivery.delivery_id, issue, new_day, zone)
     scheduler = Actor(audit.SCHEDULER)
-    actions = [
-        DeliveryModel.delivery_date.set(new_day.isoformat()),
-        DeliveryModel.issue_number.set(issue),
-        DeliveryModel.status.set(SCHEDULED),
-        DeliveryModel.wrong_attempts.set(0),
-        DeliveryModel.code_nonce.set(fields["code_nonce"]),
-        DeliveryModel.code_mac.set(fields["code_mac"]),
-        DeliveryModel.code_valid_until.set(fields["code_valid_until"]),
-        DeliveryModel.due_at.set(fields["due_at"]),
-        DeliveryModel.expires_at.set(fields["expires_at"]),
-        *delegate_code_actions(delivery, issue, fields["code_nonce"]),
-        audit.record(
-            audit.event(
-                "ROTATED", now, scheduler, issue_number=issue, outcome=f"{delivery.delivery_date} -> {new_day}"
-            ),
-            audit.event("CODE_ISSUED", now, scheduler, issue_number=issue),
-        ),
+    events = [
+        audit.event("ROTATED", now, scheduler, issue_number=issue, outcome=f"{delivery.delivery_date} -> {new_day}"),
+        audit.event("CODE_ISSUED", now, scheduler, issue_number=issue),
     ]
-    condition = (
-        (DeliveryModel.issue_number == int(delivery.issue_number))
-        & (DeliveryModel.due_at == int(delivery.due_at))
-        & DeliveryModel.status.is_in(*OPEN_STATES)
-        & (DeliveryModel.code_required == True)  # noqa: E712 - a pynamodb condition
-        & (DeliveryModel.life_wrong_attempts < policy.WRONG_CODES_PER_LIFE)
-        & same_delegates(delivery)
-    )
-    return delivery.delivery_id, actions, condition
+    delivery.delivery_date = new_day.isoformat()
+    delivery.issue_number = issue
+    delivery.status = SCHEDULED
+    delivery.wrong_attempts = 0
+    delivery.code_nonce = fields["code_nonce"]
+    delivery.code_mac = fields["code_mac"]
+    delivery.code_valid_until = fields["code_valid_until"]
+    delivery.due_at = fields["due_at"]
+    delivery.expires_at = fields["expires_at"]
+    macs = delegate_macs(delivery, issue, fields["code_nonce"])
+    if macs is not None:
+        delivery.delegate_macs = macs
+    delivery.events = [*delivery.events, *events]
+    delivery.rev = int(delivery.rev or 0) + 1
+    return True
+
+
+def delegate_macs(delivery: DeliveryModel, issue: int, nonce: str) -> dict[str, str] | None:
+    """The live delegates' codes of a new issue, as the MACs the verification matches (MAC -> delegate
+    id); None when there are no live delegates (nothing to set, and nothing to remove: only live
+    delegates hold a MAC, a revocation takes its MAC away)."""
+    live = set(delivery.live_delegates or ())
+    if not live:
+        return None
+    key = adapters().keys.key()
+    every = codes.delegate_codes(key, delivery.delivery_id, issue, nonce, int(delivery.delegate_count or 0))
+    return {codes.code_mac(key, delivery.delivery_id, code): who for who, code in every.items() if who in live}
 
 
 def delegate_code_actions(delivery: DeliveryModel, issue: int, nonce: str) -> list[Any]:
-    """The live delegates' codes of a new issue, as the MACs the verification matches."""
-    live = set(delivery.live_delegates or ())
-    if not live:
-        # Nothing to remove either: only live delegates hold a MAC (a revocation takes its MAC away),
-        # and the nightly write stays as lean as it was before delegates for the many who have none.
-        return []
-    key = adapters().keys.key()
-    every = codes.delegate_codes(key, delivery.delivery_id, issue, nonce, int(delivery.delegate_count or 0))
-    macs = {codes.code_mac(key, delivery.delivery_id, code): who for who, code in every.items() if who in live}
-    return [DeliveryModel.delegate_macs.set(macs)]
+    """`delegate_macs` as an update action (none for a delivery without live delegates)."""
+    macs = delegate_macs(delivery, issue, nonce)
+    return [] if macs is None else [DeliveryModel.delegate_macs.set(macs)]
 
 
 def same_delegates(delivery: DeliveryModel) -> Any:

@@ -75,10 +75,23 @@ class PreparedUpdate:
     names: Mapping[str, str] = field(default_factory=dict)
     constants: Mapping[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.update is None:  # a pure check (on a courier's item) writes nothing
+            return
+        if "ADD " in self.update:
+            raise ValueError("a prepared update adds `rev` itself: write ADD clauses into that one")
+        object.__setattr__(self, "update", f"{self.update} ADD rev :rev_step")
+        object.__setattr__(self, "constants", {**self.constants, ":rev_step": 1})
+
     def values(self, values: Mapping[str, Any]) -> dict[str, Any]:
         serialised = {k: attribute_value(v) for k, v in self.constants.items()}
         serialised.update((k, attribute_value(v)) for k, v in values.items())
         return serialised
+
+
+def _moving_rev(actions: Sequence[Any]) -> list[Any]:
+    """Every write to a delivery moves its `rev` (see DeliveryModel.rev): added here, so none forgets it."""
+    return [*actions, DeliveryModel.rev.add(1)]
 
 
 class DeliveryRepository:
@@ -200,7 +213,7 @@ class DeliveryRepository:
             return self._transact(delivery_id, actions, condition, guard)
         kwargs = self._connection().get_operation_kwargs(
             delivery_key(delivery_id),
-            actions=list(actions),
+            actions=_moving_rev(actions),
             condition=DeliveryModel.pk.exists() & condition,
             return_values="ALL_NEW" if want_new else None,
             return_values_on_condition_failure="ALL_OLD",
@@ -253,7 +266,7 @@ class DeliveryRepository:
         """The delivery's write and the courier's budget in one TransactWriteItems: still one request."""
         delivery_part = self._connection().get_operation_kwargs(
             delivery_key(delivery_id),
-            actions=list(actions),
+            actions=_moving_rev(actions),
             condition=DeliveryModel.pk.exists() & condition,
             return_values_on_condition_failure="ALL_OLD",
         )
@@ -294,33 +307,56 @@ class DeliveryRepository:
         return WriteResult(True, None)
 
     def update_many(self, writes: Sequence[tuple[str, Sequence[Any], Any]]) -> list[bool]:
-        """Several independent conditional updates in one TransactWriteItems (at most 100).
-
-        A transaction is all or nothing, so when some conditions fail (those deliveries changed
-        since they were read: they are left alone) the others are sent again without them. Which
-        ones failed comes from the cancellation reasons, in request order. Returns, per write,
-        whether it applied.
-        """
+        """Several independent conditional updates in one TransactWriteItems (at most 100). Returns, per
+        write, whether it applied (see `_apply_independent`)."""
         if len(writes) == 1:  # a transaction of one costs twice the write units of the plain write
             delivery_id, actions, condition = writes[0]
             return [self.update(delivery_id, actions, condition, want_new=False).applied]
-        applied = [False] * len(writes)
-        pending = list(range(len(writes)))
-        for _ in range(len(writes) + 3):
-            if not pending:
-                break
-            items = [
+        return self._apply_independent(
+            [
                 {
                     "Update": self._connection().get_operation_kwargs(
-                        delivery_key(writes[i][0]),
-                        actions=list(writes[i][1]),
-                        condition=DeliveryModel.pk.exists() & writes[i][2],
+                        delivery_key(delivery_id),
+                        actions=_moving_rev(actions),
+                        condition=DeliveryModel.pk.exists() & condition,
                     )
                 }
-                for i in pending
+                for delivery_id, actions, condition in writes
             ]
+        )
+
+    def replace_many(self, deliveries: Sequence[tuple[DeliveryModel, int | None]]) -> list[bool]:
+        """Write each delivery back whole (at most 100, one TransactWriteItems) on condition that its
+        `rev` is still the one it was read with (None: read before it had one), so a write that landed
+        meanwhile makes this one refuse instead of being overwritten. Each item must carry its new rev."""
+        items = []
+        for delivery, read_rev in deliveries:
+            unchanged = DeliveryModel.rev.does_not_exist() if read_rev is None else DeliveryModel.rev == read_rev
+            condition = DeliveryModel.pk.exists() & unchanged
+            kwargs = self._connection().get_operation_kwargs(delivery.pk, condition=condition)
+            kwargs.pop("Key", None)
+            kwargs["Item"] = delivery.serialize()
+            items.append({"Put": kwargs})
+        if len(items) == 1:
             try:
-                self._call("transact_write_items", {"TransactItems": items})
+                self._call("put_item", items[0]["Put"])
+            except ClientError:
+                return [False]
+            return [True]
+        return self._apply_independent(items)
+
+    def _apply_independent(self, items: list[dict[str, Any]]) -> list[bool]:
+        """Independent conditional writes batched in one TransactWriteItems. A transaction is all or
+        nothing, so when some conditions fail (those items changed since they were read: they are left
+        alone) the others are sent again without them. Which ones failed comes from the cancellation
+        reasons, in request order."""
+        applied = [False] * len(items)
+        pending = list(range(len(items)))
+        for _ in range(len(items) + 3):
+            if not pending:
+                break
+            try:
+                self._call("transact_write_items", {"TransactItems": [items[i] for i in pending]})
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                     raise DependencyUnavailable("the delivery store is unavailable") from exc
@@ -334,19 +370,19 @@ class DeliveryRepository:
                 applied[i] = True
             pending = []
         if pending:
-            raise DependencyUnavailable("the delivery store kept refusing a rotation batch")
+            raise DependencyUnavailable("the delivery store kept refusing a batch of writes")
         return applied
 
     def due_page(
         self, shard: str, until_epoch: int, limit: int, start: dict[str, Any] | None = None
-    ) -> tuple[list[DeliveryModel], dict[str, Any] | None]:
-        """One page of the deliveries of a shard whose day ended by `until_epoch` (a Query on the sparse
-        index, earliest first), and where the next page starts (None at the end)."""
+    ) -> tuple[list[str], dict[str, Any] | None]:
+        """The ids of one page of the deliveries of a shard whose day ended by `until_epoch` (a Query on
+        the sparse, keys-only index, earliest first), and where the next page starts (None at the end)."""
         try:
             results = DeliveryModel.due_index.query(
                 shard, DeliveryModel.due_at <= until_epoch, limit=limit, page_size=limit, last_evaluated_key=start
             )
-            page = list(results)
+            page = [delivery.pk.removeprefix(delivery_key("")) for delivery in results]
             return page, results.last_evaluated_key
         except (BotoCoreError, ClientError, PynamoDBException) as exc:
             raise DependencyUnavailable("the delivery store is unavailable") from exc
