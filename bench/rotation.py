@@ -3,9 +3,10 @@
 N due deliveries (100,000 by default; BENCH_ROTATION_N overrides) are first written with plain
 BatchWriteItem, 25 a call: that time is the floor (the least any rotation writing those items could
 take on this server). Then the rotation runs as in AWS: the planner's shards, each handled by its own
-worker thread (Lambda runs them concurrently), each reading its shard from the due index and writing
-100 conditional updates a transaction. Reported: rotation time / floor, and AWS calls per delivery,
-for the rotation and for the emails that follow it (measured on a sample of the stream).
+worker thread (Lambda runs them concurrently), each reading its shard from the due index, the items
+100 a BatchGetItem, and writing them back 100 conditional puts a transaction. Reported: rotation
+time / floor, and AWS calls per delivery, for the rotation and for the emails that follow it
+(measured on a sample of the stream).
 """
 
 from __future__ import annotations

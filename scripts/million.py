@@ -271,11 +271,12 @@ def cost_per_issued_code(inputs: dict[str, Any]) -> dict[str, Figure]:
 
 
 def cost_per_rotation(inputs: dict[str, Any]) -> dict[str, Figure]:
-    """A delivery re-coded at night: its worker's time, its writes and index read, its email. The
+    """A delivery re-coded at night: its worker's time, its reads (index, item) and writes, its email. The
     schedule, planner, queue and empty shards cost the same whatever is due: see fixed_costs."""
     p, d, s, q, lam = inputs["prices"], inputs["design"], inputs["sizes"], inputs["quotas"], inputs["lambda"]
     units = night_write_units(inputs)
     query = read_units(s["index_entry_kb"] * q["transaction_items"], strongly_consistent=False) / q["transaction_items"]
+    read = read_units(s["item_kb"])  # the item itself, strongly consistent, in a BatchGetItem of 100
     seconds = lam["worker_seconds_per_transaction"] / q["transaction_items"]
     return {
         "Lambda (worker)": Figure(
@@ -283,9 +284,10 @@ def cost_per_rotation(inputs: dict[str, Any]) -> dict[str, Figure]:
             f"{lam['rotation_gb']:g} GB x {seconds:g} s x ${_plain(p['lambda_gb_second'])}/GB-s",
         ),
         "DynamoDB": Figure(
-            (units["rotation"] + units["due-index"]) * p["dynamodb_write_unit"] + query * p["dynamodb_read_unit"],
+            (units["rotation"] + units["due-index"]) * p["dynamodb_write_unit"]
+            + (read + query) * p["dynamodb_read_unit"],
             f"({units['rotation']} rotation + {units['due-index']} index) WU x {_usd(p['dynamodb_write_unit'])}"
-            f" + {query:g} RU (Query) x {_usd(p['dynamodb_read_unit'])}",
+            f" + ({read:g} item + {query:g} Query) RU x {_usd(p['dynamodb_read_unit'])}",
         ),
         **email_share(inputs, d["stream_batch"]),
     }

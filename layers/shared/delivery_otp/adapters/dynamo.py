@@ -1,6 +1,8 @@
 """The deliveries table. Every state change is one conditional UpdateItem whose condition is the rule
 it enforces; when the condition fails, DynamoDB hands back the item as it was
-(ReturnValuesOnConditionCheckFailure=ALL_OLD), so the caller learns why without a second read.
+(ReturnValuesOnConditionCheckFailure=ALL_OLD), so the caller learns why without a second read. Each
+write also moves the item's `rev`, which lets the nightly rotation write due items back whole
+(`replace_many`) without ever overwriting a change that landed after it read them.
 
 pynamodb describes the item and builds the expressions; the request itself goes through its botocore
 client directly because pynamodb drops the returned item from a failed condition. The one write on
