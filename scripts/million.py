@@ -97,7 +97,7 @@ def night_write_units(inputs: dict[str, Any]) -> dict[str, int]:
     """Write units one delivery's night costs, by where they land."""
     s = inputs["sizes"]
     return {
-        # TransactWriteItems of 100 conditional UpdateItem: the item's size, twice.
+        # TransactWriteItems of 100 conditional puts of the whole item: the item's size, twice.
         "rotation": write_units(s["item_kb"], transactional=True),
         # The email function's sent mark, also a transaction of up to 100 (and it writes the whole item).
         "sent mark": write_units(s["item_kb"], transactional=True),

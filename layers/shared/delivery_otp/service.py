@@ -612,7 +612,7 @@ def rotate_due(now: datetime | None = None, only: Iterable[str] | None = None) -
 # Conditional writes per TransactWriteItems: DynamoDB's limit. One write per delivery either way;
 # batching saves round trips, and a refused condition only sends the rest again.
 ROTATION_BATCH = 100
-# Index entries are small (the projection): a page of 1,000 is ~250 KB, well under Query's 1 MB.
+# Index entries are keys only: a page of 1,000 is ~100 KB, well under Query's 1 MB.
 ROTATION_QUERY_PAGE = 1000
 
 

@@ -13,6 +13,7 @@ are written once, so a request costs little more than botocore's own work.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -152,7 +153,9 @@ class DeliveryRepository:
         for start in range(0, len(ids), 100):
             keys = [{"pk": {"S": delivery_key(i)}} for i in ids[start : start + 100]]
             request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
-            for _ in range(10):
+            for attempt in range(10):
+                if attempt:  # throttled: back off as the SDKs do before asking for what is left
+                    time.sleep(min(0.05 * 2**attempt, 2.0))
                 response = self._call("batch_get_item", {"RequestItems": request})
                 for item in response.get("Responses", {}).get(self.table_name, []):
                     delivery = DeliveryModel.from_raw_data(item)
