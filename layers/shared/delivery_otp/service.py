@@ -639,11 +639,10 @@ def rotate_shard(shard: str, now: datetime) -> dict[str, int]:
         writes = []
         for delivery_id in fresh:
             delivery = found.get(delivery_id)
-            read_rev = delivery.rev if delivery is not None else None
-            if delivery is None or not rotate(delivery, now):
-                counts["skipped"] += 1
+            if delivery is not None and rotate(delivery, now):
+                writes.append(delivery)
             else:
-                writes.append((delivery, int(read_rev) if read_rev is not None else None))
+                counts["skipped"] += 1
         for batch_start in range(0, len(writes), ROTATION_BATCH):
             applied = repository.replace_many(writes[batch_start : batch_start + ROTATION_BATCH])
             counts["rotated"] += sum(applied)

@@ -79,15 +79,15 @@ class PreparedUpdate:
     constants: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.update is None:  # a pure check (on a courier's item) writes nothing
-            return
-        if "ADD " in self.update:
-            raise ValueError("a prepared update adds `rev` itself: write ADD clauses into that one")
-        object.__setattr__(self, "update", f"{self.update} ADD rev :rev_step")
-        object.__setattr__(self, "constants", {**self.constants, ":rev_step": 1})
+        if self.update is not None:  # a pure check (on a courier's item) writes nothing
+            if "ADD " in self.update:
+                raise ValueError("a prepared update adds `rev` itself: write ADD clauses into that one")
+            object.__setattr__(self, "update", f"{self.update} ADD rev :rev_step")
+            object.__setattr__(self, "constants", {**self.constants, ":rev_step": 1})
+        object.__setattr__(self, "_constant_values", {k: attribute_value(v) for k, v in self.constants.items()})
 
     def values(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        serialised = {k: attribute_value(v) for k, v in self.constants.items()}
+        serialised: dict[str, Any] = dict(self._constant_values)  # type: ignore[attr-defined]
         serialised.update((k, attribute_value(v)) for k, v in values.items())
         return serialised
 
@@ -330,13 +330,15 @@ class DeliveryRepository:
             ]
         )
 
-    def replace_many(self, deliveries: Sequence[tuple[DeliveryModel, int | None]]) -> list[bool]:
+    def replace_many(self, deliveries: Sequence[DeliveryModel]) -> list[bool]:
         """Write each delivery back whole (at most 100, one TransactWriteItems) on condition that its
-        `rev` is still the one it was read with (None: read before it had one), so a write that landed
-        meanwhile makes this one refuse instead of being overwritten. Each item must carry its new rev."""
+        `rev` is still the one it was read with, so a write that landed meanwhile makes this one refuse
+        instead of being overwritten. Each item carries its new rev, one past the one read (1: read
+        before it had one, as `ADD` starts from nothing)."""
         items = []
-        for delivery, read_rev in deliveries:
-            unchanged = DeliveryModel.rev.does_not_exist() if read_rev is None else DeliveryModel.rev == read_rev
+        for delivery in deliveries:
+            read_rev = int(delivery.rev) - 1
+            unchanged = DeliveryModel.rev.does_not_exist() if read_rev == 0 else DeliveryModel.rev == read_rev
             condition = DeliveryModel.pk.exists() & unchanged
             kwargs = self._connection().get_operation_kwargs(delivery.pk, condition=condition)
             kwargs.pop("Key", None)
