@@ -47,6 +47,10 @@ def main() -> None:
     print(f"== Nightly rotation of {n:,} due deliveries; reference: BatchWriteItem of the same items (floor)")
     rot = rotation.measure(n)
     print(f"  floor {rot['floor_s']:.1f} s   rotation {rot['rotation_s']:.1f} s   {rot['ratio']:.2f}x")
+    print(
+        f"  second reference, reading every item and writing it back: {rot['read_write_back_s']:.1f} s"
+        f"   rotation {rot['ratio_to_read_write_back']:.2f}x"
+    )
     print(f"  rotation calls per delivery: {json.dumps(rot['rotation_calls_per_delivery'])}")
     print(f"  moto server ms per delivery: floor {json.dumps(rot['floor_server_ms_per_delivery'])}")
     print(f"                               rotation {json.dumps(rot['rotation_server_ms_per_delivery'])}")

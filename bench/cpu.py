@@ -1,6 +1,8 @@
 """Client-side CPU of a verification, with the network removed: every DynamoDB call gets a canned
 success answer from a botocore `before-send` hook, so only our code, Powertools and botocore's own
 serialising and parsing are measured. Reference: one bare `update_item` call answered the same way.
+Measured twice: the whole handler (Powertools' resolver and logger included) and the verification
+alone, so the plumbing's share shows apart from the data path's.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ def measure() -> dict[str, float]:
         }
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    from delivery_otp import wiring
+    from delivery_otp import audit, verification, wiring
+    from delivery_otp.audit import Actor
     from delivery_otp.clock import SettableClock
     from delivery_otp.http import logger
 
@@ -96,6 +99,16 @@ def measure() -> dict[str, float]:
 
         return call
 
+    def service(courier: str | None) -> Callable[[], Any]:
+        """The verification itself, without the Lambda plumbing (Powertools' resolver and logger)."""
+        actor = Actor(audit.COURIER, courier, "d-9")
+        body = {"code": "012345", "device_id": "d-9"}
+
+        def call() -> None:
+            assert verification.verify("IT-1", dict(body), actor).status == 200
+
+        return call
+
     reference = _cpu_per_call(bare)
     # The handler's log lines are part of its CPU, not of this report: formatted, then dropped.
     with open(os.devnull, "w") as devnull:
@@ -106,6 +119,8 @@ def measure() -> dict[str, float]:
         "bare update_item (reference)": reference,
         "verify handler, courier (transaction)": with_courier,
         "verify handler, no courier": without,
+        "verification alone, courier (transaction)": _cpu_per_call(service("c-17")),
+        "verification alone, no courier": _cpu_per_call(service(None)),
     }
 
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import boto3
 
@@ -26,9 +27,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def moto_with_template(suffix: str) -> Iterator[dict[str, dict[str, str]]]:
+def moto_with_template(suffix: str, server: Callable[[int], Any] = start_moto) -> Iterator[dict[str, dict[str, str]]]:
+    """`server` starts a moto server on a port and returns something with `stop()` (the default: in this
+    process, on a thread)."""
     port = free_port()
-    server = start_moto(port)
+    running = server(port)
     endpoint = f"http://127.0.0.1:{port}"
     saved = dict(os.environ)
     os.environ.update(
@@ -50,6 +53,6 @@ def moto_with_template(suffix: str) -> Iterator[dict[str, dict[str, str]]]:
         refs["endpoint"] = {"Ref": endpoint}
         yield refs
     finally:
-        server.stop()
+        running.stop()
         os.environ.clear()
         os.environ.update(saved)

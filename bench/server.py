@@ -1,0 +1,97 @@
+"""A moto server in a process of its own, as `moto_server` runs, for the rotation benchmark.
+
+In the test suite moto serves from a thread of the test process, which is simplest. For a benchmark
+of parallel workers that would put the workers' own Python (building, signing and parsing requests)
+under the same interpreter lock as the server, so every worker slowed the "database" down; in AWS the
+workers and DynamoDB share nothing. Here the server has its own process and the workers theirs. The
+server runs with the same fidelity patches as everywhere else (`local.emulator`), and counts the
+seconds it spends in each DynamoDB action, so a figure can say how much of it is the emulator's work.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+
+def _serve(port: int, commands: Connection) -> None:
+    import bench  # noqa: F401 - puts the layer and the project on the path
+    from local.emulator import start_moto
+
+    server = start_moto(port)
+    from moto.core.responses import BaseResponse
+    from moto.dynamodb.responses import DynamoHandler
+
+    spent: Counter[str] = Counter()
+    guard = threading.Lock()
+    original = BaseResponse.call_action
+
+    def call_action(self: Any) -> Any:
+        """Timed inside the emulator's lock (one DynamoDB call at a time), so queueing is not counted."""
+        if not isinstance(self, DynamoHandler):
+            return original(self)
+        started = time.perf_counter()
+        try:
+            return original(self)
+        finally:
+            action = str(self.headers.get("X-Amz-Target", "?")).rsplit(".", 1)[-1]
+            with guard:
+                spent[action] += time.perf_counter() - started
+
+    BaseResponse.call_action = call_action  # type: ignore[method-assign]
+    commands.send("up")
+    while commands.recv() == "seconds":
+        with guard:
+            commands.send(dict(spent))
+    server.stop()
+
+
+@dataclass
+class MotoProcess:
+    """What `tests.support.aws.moto_with_template` needs of a server (`stop`), and the seconds spent."""
+
+    process: Any
+    commands: Connection
+
+    def seconds(self) -> Counter[str]:
+        """Seconds the server has spent in each DynamoDB action so far."""
+        self.commands.send("seconds")
+        return Counter(self.commands.recv())
+
+    def stop(self) -> None:
+        self.commands.send("stop")
+        self.process.join(timeout=30)
+        if self.process.is_alive():
+            self.process.kill()
+
+
+def start(port: int) -> MotoProcess:
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: nothing of the parent's state
+    ours, theirs = context.Pipe()
+    process = context.Process(target=_serve, args=(port, theirs), daemon=True)
+    process.start()
+    if ours.recv() != "up":
+        raise RuntimeError("the moto server process did not start")
+    return MotoProcess(process, ours)
+
+
+@contextmanager
+def moto_process(suffix: str) -> Iterator[tuple[dict[str, dict[str, str]], MotoProcess]]:
+    """The template's resources on a moto server in its own process, and that server."""
+    from tests.support.aws import moto_with_template
+
+    started: list[MotoProcess] = []
+
+    def launch(port: int) -> MotoProcess:
+        started.append(start(port))
+        return started[0]
+
+    with moto_with_template(suffix=suffix, server=launch) as refs:
+        yield refs, started[0]
