@@ -874,3 +874,22 @@ def test_bounces_and_complaints_flow_from_the_code_emails_to_the_bounce_function
     assert _refers_to(_props("EmailEventsTopic")["KmsMasterKeyId"], "EmailEventsKey")
     (publish,) = _props("EmailEventsTopicPolicy")["PolicyDocument"]["Statement"]
     assert publish["Principal"] == {"Service": "ses.amazonaws.com"} and "aws:SourceAccount" in str(publish)
+
+
+def test_local_courier_passwords_always_meet_the_pools_password_policy() -> None:
+    from local.auth import local_password
+
+    (pool,) = resources("AWS::Cognito::UserPool").values()
+    policy = pool["Properties"]["Policies"]["PasswordPolicy"]
+    rules = {
+        "RequireLowercase": "[a-z]",
+        "RequireUppercase": "[A-Z]",
+        "RequireNumbers": "[0-9]",
+        "RequireSymbols": r"[\^$*.\[\]{}()?\"!@#%&/\\,><':;|_~`=+-]",
+    }
+    # Random passwords: a policy met only by chance fails some draws (a random tail lacks a digit ~1 in 60).
+    for _ in range(3000):
+        password = local_password()
+        assert len(password) >= policy["MinimumLength"]
+        for rule, pattern in rules.items():
+            assert not policy.get(rule) or re.search(pattern, password), (rule, password)
