@@ -53,6 +53,7 @@ def main() -> None:
     )
     print(f"  rotation calls per delivery: {json.dumps(rot['rotation_calls_per_delivery'])}")
     print(f"  moto server ms per delivery: floor {json.dumps(rot['floor_server_ms_per_delivery'])}")
+    print(f"                               read+write {json.dumps(rot['read_write_back_server_ms_per_delivery'])}")
     print(f"                               rotation {json.dumps(rot['rotation_server_ms_per_delivery'])}")
     print(f"  email calls per delivery:    {json.dumps(rot['email_calls_per_delivery'])}")
     figures["rotation"] = rot

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+# How long the server may take to start, or to answer a question about its counters.
+ANSWER_SECONDS = 60.0
+
 
 def _serve(port: int, commands: Connection) -> None:
     import bench  # noqa: F401 - puts the layer and the project on the path
@@ -63,13 +66,31 @@ class MotoProcess:
     def seconds(self) -> Counter[str]:
         """Seconds the server has spent in each DynamoDB action so far."""
         self.commands.send("seconds")
-        return Counter(self.commands.recv())
+        return Counter(self.answer())
+
+    def answer(self, within: float = ANSWER_SECONDS) -> Any:
+        """The server's next answer; a server that died or went silent is an error, never a hang."""
+        deadline = time.monotonic() + within
+        while not self.commands.poll(1):
+            if not self.process.is_alive():
+                raise RuntimeError(f"the moto server process exited (code {self.process.exitcode})")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the moto server process did not answer within {within:.0f} s")
+        try:
+            return self.commands.recv()
+        except EOFError:  # its end of the pipe closed: it has exited
+            self.process.join(timeout=5)
+            raise RuntimeError(f"the moto server process exited (code {self.process.exitcode})") from None
 
     def stop(self) -> None:
-        self.commands.send("stop")
+        try:
+            self.commands.send("stop")
+        except OSError:
+            pass  # already gone
         self.process.join(timeout=30)
         if self.process.is_alive():
             self.process.kill()
+            self.process.join()
 
 
 def start(port: int) -> MotoProcess:
@@ -77,9 +98,15 @@ def start(port: int) -> MotoProcess:
     ours, theirs = context.Pipe()
     process = context.Process(target=_serve, args=(port, theirs), daemon=True)
     process.start()
-    if ours.recv() != "up":
-        raise RuntimeError("the moto server process did not start")
-    return MotoProcess(process, ours)
+    theirs.close()  # the child's end lives in the child only, so its death reads as an end of file here
+    server = MotoProcess(process, ours)
+    try:
+        if server.answer() != "up":
+            raise RuntimeError("the moto server process did not start")
+    except BaseException:
+        server.stop()
+        raise
+    return server
 
 
 @contextmanager

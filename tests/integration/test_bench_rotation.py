@@ -30,5 +30,6 @@ def test_the_rotation_benchmark_runs_and_reports_every_figure():
     assert not {"dynamodb:Scan", "dynamodb:UpdateItem"} & set(calls), calls  # found by the index, written whole
     # The server process counted its own work, per action, for the floor and for the rotation.
     assert set(figures["floor_server_ms_per_delivery"]) == {"BatchWriteItem"}
+    assert set(figures["read_write_back_server_ms_per_delivery"]) == {"BatchGetItem", "BatchWriteItem"}
     assert {"BatchGetItem", "Query"} <= set(figures["rotation_server_ms_per_delivery"])
     assert figures["email_calls_per_delivery"]["ses:SendBulkTemplatedEmail"] > 0
