@@ -617,8 +617,9 @@ ROTATION_QUERY_PAGE = 1000
 
 
 def rotate_shard(shard: str, now: datetime) -> dict[str, int]:
-    """Rotate the due deliveries of one shard: a page of the index at a time, the items read whole
-    (strongly consistent, 100 a BatchGetItem) and written back rotated, 100 a transaction.
+    """Rotate the due deliveries of one shard: a page of the index at a time, then 100 at a time read
+    whole (one strongly consistent BatchGetItem) and written back rotated (one transaction), so a
+    concurrent write has only that short window to make a put refuse, and a worker holds 100 items.
 
     Each is written back only if its `rev` is still the one read, so a delivery that changed meanwhile
     (delivered, cancelled, a wrong code) is left alone and looked at afresh by the next run. After a
@@ -635,18 +636,13 @@ def rotate_shard(shard: str, now: datetime) -> dict[str, int]:
         page, next_start = repository.due_page(shard, epoch(now), ROTATION_QUERY_PAGE, start)
         fresh = [delivery_id for delivery_id in page if delivery_id not in tried]
         tried.update(fresh)
-        found = repository.get_many(fresh) if fresh else {}
-        writes = []
-        for delivery_id in fresh:
-            delivery = found.get(delivery_id)
-            if delivery is not None and rotate(delivery, now):
-                writes.append(delivery)
-            else:
-                counts["skipped"] += 1
-        for batch_start in range(0, len(writes), ROTATION_BATCH):
-            applied = repository.replace_many(writes[batch_start : batch_start + ROTATION_BATCH])
+        for batch_start in range(0, len(fresh), ROTATION_BATCH):
+            batch = fresh[batch_start : batch_start + ROTATION_BATCH]
+            found = repository.get_many(batch)
+            writes = [d for d in (found.get(i) for i in batch) if d is not None and rotate(d, now)]
+            applied = repository.replace_many(writes) if writes else []
             counts["rotated"] += sum(applied)
-            counts["skipped"] += len(applied) - sum(applied)
+            counts["skipped"] += len(batch) - sum(applied)
         if next_start is None:
             return counts
         if not fresh:
