@@ -74,13 +74,17 @@ def _items(n: int) -> list[dict[str, Any]]:
     return items
 
 
-def _floor(table: str, items: list[dict[str, Any]]) -> float:
-    client = boto3.client("dynamodb")
-    started = time.perf_counter()
+def _write(client: Any, table: str, items: list[dict[str, Any]]) -> None:
+    """Plain BatchWriteItem, 25 a call, until nothing is left unprocessed."""
     for start in range(0, len(items), 25):
         requests = {table: [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]}
         while requests:
             requests = client.batch_write_item(RequestItems=requests).get("UnprocessedItems") or {}
+
+
+def _floor(table: str, items: list[dict[str, Any]]) -> float:
+    started = time.perf_counter()
+    _write(boto3.client("dynamodb"), table, items)
     return time.perf_counter() - started
 
 
@@ -102,10 +106,7 @@ def _read_and_write_back(table: str, items: list[dict[str, Any]]) -> float:
                 answer = client.batch_get_item(RequestItems=keys)
                 read += answer["Responses"].get(table, [])
                 keys = answer.get("UnprocessedKeys") or {}
-            for put in range(0, len(read), 25):
-                requests = {table: [{"PutRequest": {"Item": item}} for item in read[put : put + 25]]}
-                while requests:
-                    requests = client.batch_write_item(RequestItems=requests).get("UnprocessedItems") or {}
+            _write(client, table, read)
 
     share = -(-len(items) // WORKERS)
     started = time.perf_counter()

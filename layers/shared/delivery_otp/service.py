@@ -682,7 +682,6 @@ def rotate(delivery: DeliveryModel, now: datetime) -> bool:
     if macs is not None:
         delivery.delegate_macs = macs
     delivery.events = [*delivery.events, *events]
-    delivery.rev = int(delivery.rev or 0) + 1
     return True
 
 

@@ -333,16 +333,15 @@ class DeliveryRepository:
     def replace_many(self, deliveries: Sequence[DeliveryModel]) -> list[bool]:
         """Write each delivery back whole (at most 100, one TransactWriteItems) on condition that its
         `rev` is still the one it was read with, so a write that landed meanwhile makes this one refuse
-        instead of being overwritten. Each item carries its new rev, one past the one read (1: read
-        before it had one, as `ADD` starts from nothing)."""
+        instead of being overwritten. Each put moves `rev` by one, as every write here does."""
         items = []
         for delivery in deliveries:
-            read_rev = int(delivery.rev) - 1
-            unchanged = DeliveryModel.rev.does_not_exist() if read_rev == 0 else DeliveryModel.rev == read_rev
+            read = delivery.rev
+            unchanged = DeliveryModel.rev.does_not_exist() if read is None else DeliveryModel.rev == int(read)
             condition = DeliveryModel.pk.exists() & unchanged
             kwargs = self._connection().get_operation_kwargs(delivery.pk, condition=condition)
             kwargs.pop("Key", None)
-            kwargs["Item"] = delivery.serialize()
+            kwargs["Item"] = {**delivery.serialize(), "rev": {"N": str(int(read or 0) + 1)}}
             items.append({"Put": kwargs})
         if len(items) == 1:
             try:
