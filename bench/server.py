@@ -6,16 +6,23 @@ under the same interpreter lock as the server, so every worker slowed the "datab
 workers and DynamoDB share nothing. Here the server has its own process and the workers theirs. The
 server runs with the same fidelity patches as everywhere else (`local.emulator`), and counts the
 seconds it spends in each DynamoDB action, so a figure can say how much of it is the emulator's work.
+
+A second, diagnostic variant (`plain_attribute_values`) answers DynamoDB's attribute values as plain
+JSON, as moto 5.0 did, instead of walking each one through the API model. The answers are the same
+(`tests/integration/test_bench_server.py`); only the read path's cost changes. It shows how much of the
+rotation's ratio is moto 5.2's price for reading an item rather than our work. It is never the figure
+for the goal, and the local stack and the tests never use it.
 """
 
 from __future__ import annotations
 
+import base64
 import multiprocessing
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -24,7 +31,45 @@ from typing import Any
 ANSWER_SECONDS = 60.0
 
 
-def _serve(port: int, commands: Connection) -> None:
+def _plain(value: Any) -> Any:
+    """An attribute value as DynamoDB's JSON carries it (binary as base64), without the API model."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+@contextmanager
+def plain_attribute_values() -> Iterator[None]:
+    """While open, this process's moto answers every `AttributeValue` (an item's attributes, keys,
+    old images) as plain JSON: moto 5.2's serialiser otherwise visits each of the ten members of the
+    AttributeValue shape for every value, which makes reading an item cost ~5x writing it."""
+    from moto.core.serialize import BaseJSONSerializer
+
+    modelled = BaseJSONSerializer._serialize_type_structure
+
+    def serialize(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        if shape.name == "AttributeValue" and value is not None:
+            serialized[key] = _plain(value)
+            return
+        modelled(self, serialized, value, shape, key)
+
+    BaseJSONSerializer._serialize_type_structure = serialize  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        BaseJSONSerializer._serialize_type_structure = modelled  # type: ignore[method-assign]
+
+
+def _serve(port: int, commands: Connection, plain: bool) -> None:
+    with plain_attribute_values() if plain else nullcontext():
+        _serve_counting(port, commands)
+
+
+def _serve_counting(port: int, commands: Connection) -> None:
     import bench  # noqa: F401 - puts the layer and the project on the path
     from local.emulator import start_moto
 
@@ -93,10 +138,12 @@ class MotoProcess:
             self.process.join()
 
 
-def start(port: int) -> MotoProcess:
+def start(port: int, plain: bool = False) -> MotoProcess:
+    """A moto server on `port` in a process of its own; `plain` answers attribute values as plain JSON
+    (the diagnostic variant)."""
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: nothing of the parent's state
     ours, theirs = context.Pipe()
-    process = context.Process(target=_serve, args=(port, theirs), daemon=True)
+    process = context.Process(target=_serve, args=(port, theirs, plain), daemon=True)
     process.start()
     theirs.close()  # the child's end lives in the child only, so its death reads as an end of file here
     server = MotoProcess(process, ours)
@@ -110,14 +157,14 @@ def start(port: int) -> MotoProcess:
 
 
 @contextmanager
-def moto_process(suffix: str) -> Iterator[tuple[dict[str, dict[str, str]], MotoProcess]]:
+def moto_process(suffix: str, plain: bool = False) -> Iterator[tuple[dict[str, dict[str, str]], MotoProcess]]:
     """The template's resources on a moto server in its own process, and that server."""
     from tests.support.aws import moto_with_template
 
     started: list[MotoProcess] = []
 
     def launch(port: int) -> MotoProcess:
-        started.append(start(port))
+        started.append(start(port, plain))
         return started[0]
 
     with moto_with_template(suffix=suffix, server=launch) as refs:

@@ -1,6 +1,7 @@
 """`make bench`'s rotation benchmark still runs end to end (its own moto server process, both references,
-every due delivery rotated, the emails sampled), on a few hundred deliveries. Its figures are not judged
-here: timings belong to `make bench`, not to the test suite."""
+every due delivery rotated, the emails sampled), on a few hundred deliveries, on moto and on the
+diagnostic server variant. Its figures are not judged here: timings belong to `make bench`, not to the
+test suite."""
 
 from __future__ import annotations
 
@@ -10,19 +11,30 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_rotation_benchmark_runs_and_reports_every_figure():
+@pytest.mark.parametrize(
+    ("arguments", "server"), [([], "moto"), (["--plain-attribute-values"], "plain attribute values (diagnostic)")]
+)
+def test_the_rotation_benchmark_runs_and_reports_every_figure(arguments: list[str], server: str) -> None:
     # A clean environment: the benchmark provisions its own server and must not lean on this session's.
     env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
     env.update({"BENCH_ROTATION_N": "300", "PYTHONDONTWRITEBYTECODE": "1"})
     run = subprocess.run(
-        [sys.executable, "-m", "bench.rotation"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "bench.rotation", *arguments],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     figures = ast.literal_eval(run.stdout.strip().splitlines()[-1])
 
+    assert figures["server"] == server
     assert figures["deliveries"] == 300
     assert figures["floor_s"] > 0 and figures["read_write_back_s"] > 0 and figures["rotation_s"] > 0
     calls = figures["rotation_calls_per_delivery"]

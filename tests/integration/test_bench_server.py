@@ -1,0 +1,147 @@
+"""The benchmark's diagnostic server variant answers exactly what moto answers, only without walking
+each attribute value through the API model: otherwise its figure would measure a different database."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.core.serialize import BaseJSONSerializer
+
+from bench.server import plain_attribute_values
+
+# Every attribute type DynamoDB has, nested and empty ones included.
+ITEM = {
+    "pk": {"S": "D#IT-1"},
+    "text": {"S": "Grüße €"},
+    "number": {"N": "349.90"},
+    "binary": {"B": b"\x00\xff mac"},
+    "strings": {"SS": ["a", "b"]},
+    "numbers": {"NS": ["1", "2.5"]},
+    "binaries": {"BS": [b"\x01", b"\x02\x03"]},
+    "flag": {"BOOL": True},
+    "nothing": {"NULL": True},
+    "events": {"L": [{"S": "REGISTERED"}, {"M": {"issue": {"N": "1"}, "tags": {"L": []}}}]},
+    "empty": {"M": {}},
+}
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[Any]:
+    saved = dict(os.environ)
+    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})  # noqa: S105
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    try:
+        with mock_aws():
+            client = boto3.client("dynamodb", region_name="eu-south-1")
+            client.create_table(
+                TableName="deliveries",
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+                StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+            )
+            client.put_item(TableName="deliveries", Item=ITEM)
+            client.put_item(TableName="deliveries", Item={"pk": {"S": "D#IT-2"}})  # so a scan has a next page
+            yield client
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _refused(call: Callable[[], Any]) -> dict[str, Any]:
+    with pytest.raises(Exception) as refused:  # noqa: PT011 - the answer is compared, whatever its class
+        call()
+    return refused.value.response  # type: ignore[attr-defined]
+
+
+def _answers(client: Any) -> list[Any]:
+    """What the benchmark and the product read back: items, keys, new and old images, refusals."""
+    key = {"pk": ITEM["pk"]}
+    streams = boto3.client("dynamodbstreams", region_name="eu-south-1")
+    arn = client.describe_table(TableName="deliveries")["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    answers = [
+        client.get_item(TableName="deliveries", Key=key, ConsistentRead=True)["Item"],
+        client.batch_get_item(RequestItems={"deliveries": {"Keys": [key], "ConsistentRead": True}})["Responses"],
+        client.query(
+            TableName="deliveries",
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": ITEM["pk"]},
+            Limit=1,
+        )["Items"],
+        client.scan(TableName="deliveries", Limit=1)["LastEvaluatedKey"],
+        client.update_item(
+            TableName="deliveries",
+            Key=key,
+            UpdateExpression="SET flag = :same",
+            ExpressionAttributeValues={":same": {"BOOL": True}},
+            ReturnValues="ALL_NEW",
+        )["Attributes"],
+        _refused(
+            lambda: client.put_item(
+                TableName="deliveries",
+                Item=ITEM,
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        )["Item"],
+        _refused(
+            lambda: client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": "deliveries",
+                            "Item": ITEM,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                        }
+                    }
+                ]
+            )
+        )["CancellationReasons"],
+        # The fixture's two inserts (the update above adds a record each time this runs).
+        [r["dynamodb"] for r in streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"][:2]],
+    ]
+    for record in answers[-1]:
+        record.pop("ApproximateCreationDateTime", None)  # when it was written, not what
+    return answers
+
+
+def test_the_plain_variant_answers_exactly_what_moto_answers(dynamodb: Any) -> None:
+    modelled = _answers(dynamodb)
+
+    with plain_attribute_values():
+        plain = _answers(dynamodb)
+
+    assert modelled[0] == ITEM  # moto itself gives the item back whole
+    assert plain == modelled
+
+
+def test_the_plain_variant_skips_the_api_model_walk(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    visited: list[str] = []
+    walk = BaseJSONSerializer._serialize_structure_member
+
+    def counted(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        visited.append(key)
+        walk(self, serialized, value, shape, key)
+
+    monkeypatch.setattr(BaseJSONSerializer, "_serialize_structure_member", counted)
+
+    def members_visited_reading_the_item() -> int:
+        visited.clear()
+        dynamodb.get_item(TableName="deliveries", Key={"pk": ITEM["pk"]}, ConsistentRead=True)
+        return len(visited)
+
+    modelled = members_visited_reading_the_item()
+    with plain_attribute_values():
+        plain = members_visited_reading_the_item()
+    after = members_visited_reading_the_item()
+
+    assert plain < modelled / 10  # the item's values were not walked one member at a time
+    assert after == modelled  # and leaving the block restores moto's own serialiser
