@@ -7,11 +7,11 @@ workers and DynamoDB share nothing. Here the server has its own process and the 
 server runs with the same fidelity patches as everywhere else (`local.emulator`), and counts the
 seconds it spends in each DynamoDB action, so a figure can say how much of it is the emulator's work.
 
-A second, diagnostic variant (`plain_attribute_values`) answers DynamoDB's attribute values as plain
-JSON, as moto 5.0 did, instead of walking each one through the API model. The answers are the same
-(`tests/integration/test_bench_server.py`); only the read path's cost changes. It shows how much of the
-rotation's ratio is moto 5.2's price for reading an item rather than our work. It is never the figure
-for the goal, and the local stack and the tests never use it.
+A second, diagnostic variant (`plain_answers`) answers DynamoDB's attribute values as plain
+JSON instead of walking each one through the API model. For the attribute and key types this project
+uses the answers are the same (`tests/integration/test_bench_server.py`); only the read path's cost
+changes. It shows how much of the rotation's ratio is moto 5.2's price for reading an item rather than
+our work. It is never the figure for the goal; the local stack and the product's tests never use it.
 """
 
 from __future__ import annotations
@@ -42,21 +42,28 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# The services whose JSON answers carry DynamoDB attribute values (moto has other shapes of that name).
+_DYNAMODB_SERVICES = frozenset({"dynamodb", "dynamodbstreams"})
+
+
 @contextmanager
-def plain_attribute_values() -> Iterator[None]:
-    """While open, this process's moto answers every `AttributeValue` (an item's attributes, keys,
-    old images) as plain JSON: moto 5.2's serialiser otherwise visits each of the ten members of the
-    AttributeValue shape for every value, which makes reading an item cost ~5x writing it."""
+def plain_answers() -> Iterator[None]:
+    """While open, this process's moto answers DynamoDB's attribute values (an item's attributes, keys,
+    images) as plain JSON. moto 5.2's serialiser otherwise visits each of the ten members of the
+    `AttributeValue` shape for every value, which makes reading an item cost ~5x writing it. Process-wide:
+    a moto server on a thread of this process answers plainly too while the block is open."""
     from moto.core.serialize import BaseJSONSerializer
 
     modelled = BaseJSONSerializer._serialize_type_structure
 
     def serialize(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
-        if shape.name == "AttributeValue" and value is not None:
-            serialized[key] = _plain(value)
+        dynamodb = self.service_model.service_name in _DYNAMODB_SERVICES
+        if dynamodb and shape.name == "AttributeValue" and value is not None:
+            self._default_serialize(serialized, _plain(value), shape, key)
             return
         modelled(self, serialized, value, shape, key)
 
+    serialize.plain_attribute_values = True  # type: ignore[attr-defined]
     BaseJSONSerializer._serialize_type_structure = serialize  # type: ignore[method-assign]
     try:
         yield
@@ -64,8 +71,15 @@ def plain_attribute_values() -> Iterator[None]:
         BaseJSONSerializer._serialize_type_structure = modelled  # type: ignore[method-assign]
 
 
-def _serve(port: int, commands: Connection, plain: bool) -> None:
-    with plain_attribute_values() if plain else nullcontext():
+def answers_plainly() -> bool:
+    """Whether this process's moto answers attribute values plainly now (what the server reports)."""
+    from moto.core.serialize import BaseJSONSerializer
+
+    return getattr(BaseJSONSerializer._serialize_type_structure, "plain_attribute_values", False)
+
+
+def _serve(port: int, commands: Connection, plain_attribute_values: bool) -> None:
+    with plain_answers() if plain_attribute_values else nullcontext():
         _serve_counting(port, commands)
 
 
@@ -94,7 +108,7 @@ def _serve_counting(port: int, commands: Connection) -> None:
                 spent[action] += time.perf_counter() - started
 
     BaseResponse.call_action = call_action  # type: ignore[method-assign]
-    commands.send("up")
+    commands.send(("up", answers_plainly()))
     while commands.recv() == "seconds":
         with guard:
             commands.send(dict(spent))
@@ -107,6 +121,8 @@ class MotoProcess:
 
     process: Any
     commands: Connection
+    # As the server process itself reported when it came up, not as it was asked to.
+    answers_plainly: bool = False
 
     def seconds(self) -> Counter[str]:
         """Seconds the server has spent in each DynamoDB action so far."""
@@ -138,18 +154,20 @@ class MotoProcess:
             self.process.join()
 
 
-def start(port: int, plain: bool = False) -> MotoProcess:
-    """A moto server on `port` in a process of its own; `plain` answers attribute values as plain JSON
-    (the diagnostic variant)."""
+def start(port: int, plain_attribute_values: bool = False) -> MotoProcess:
+    """A moto server on `port` in a process of its own (the diagnostic variant when
+    `plain_attribute_values`)."""
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: nothing of the parent's state
     ours, theirs = context.Pipe()
-    process = context.Process(target=_serve, args=(port, theirs, plain), daemon=True)
+    process = context.Process(target=_serve, args=(port, theirs, plain_attribute_values), daemon=True)
     process.start()
     theirs.close()  # the child's end lives in the child only, so its death reads as an end of file here
     server = MotoProcess(process, ours)
     try:
-        if server.answer() != "up":
+        greeting = server.answer()
+        if not (isinstance(greeting, tuple) and greeting[0] == "up"):
             raise RuntimeError("the moto server process did not start")
+        server.answers_plainly = greeting[1]
     except BaseException:
         server.stop()
         raise
@@ -157,14 +175,16 @@ def start(port: int, plain: bool = False) -> MotoProcess:
 
 
 @contextmanager
-def moto_process(suffix: str, plain: bool = False) -> Iterator[tuple[dict[str, dict[str, str]], MotoProcess]]:
+def moto_process(
+    suffix: str, plain_attribute_values: bool = False
+) -> Iterator[tuple[dict[str, dict[str, str]], MotoProcess]]:
     """The template's resources on a moto server in its own process, and that server."""
     from tests.support.aws import moto_with_template
 
     started: list[MotoProcess] = []
 
     def launch(port: int) -> MotoProcess:
-        started.append(start(port, plain))
+        started.append(start(port, plain_attribute_values))
         return started[0]
 
     with moto_with_template(suffix=suffix, server=launch) as refs:

@@ -1,10 +1,12 @@
 """The benchmark's diagnostic server variant answers exactly what moto answers, only without walking
-each attribute value through the API model: otherwise its figure would measure a different database."""
+each attribute value through the API model: otherwise its figure would measure a different database.
+(Refusals are not compared: moto writes their JSON itself, so neither variant's serialiser touches them.
+Tables with binary keys are not either: moto encodes those twice in stream records, the plain variant
+once; this project's keys are strings.)"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -12,7 +14,7 @@ import pytest
 from moto import mock_aws
 from moto.core.serialize import BaseJSONSerializer
 
-from bench.server import plain_attribute_values
+from bench.server import answers_plainly, plain_answers
 
 # Every attribute type DynamoDB has, nested and empty ones included.
 ITEM = {
@@ -31,36 +33,26 @@ ITEM = {
 
 
 @pytest.fixture
-def dynamodb() -> Iterator[Any]:
-    saved = dict(os.environ)
-    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})  # noqa: S105
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    try:
-        with mock_aws():
-            client = boto3.client("dynamodb", region_name="eu-south-1")
-            client.create_table(
-                TableName="deliveries",
-                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-                StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-            )
-            client.put_item(TableName="deliveries", Item=ITEM)
-            client.put_item(TableName="deliveries", Item={"pk": {"S": "D#IT-2"}})  # so a scan has a next page
-            yield client
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-def _refused(call: Callable[[], Any]) -> dict[str, Any]:
-    with pytest.raises(Exception) as refused:  # noqa: PT011 - the answer is compared, whatever its class
-        call()
-    return refused.value.response  # type: ignore[attr-defined]
+def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="eu-south-1")
+        client.create_table(
+            TableName="deliveries",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        client.put_item(TableName="deliveries", Item=ITEM)
+        client.put_item(TableName="deliveries", Item={"pk": {"S": "D#IT-2"}})  # so a scan has a next page
+        yield client
 
 
 def _answers(client: Any) -> list[Any]:
-    """What the benchmark and the product read back: items, keys, new and old images, refusals."""
+    """What the benchmark and the product read back: items, keys, new images, stream records."""
     key = {"pk": ITEM["pk"]}
     streams = boto3.client("dynamodbstreams", region_name="eu-south-1")
     arn = client.describe_table(TableName="deliveries")["Table"]["LatestStreamArn"]
@@ -83,28 +75,6 @@ def _answers(client: Any) -> list[Any]:
             ExpressionAttributeValues={":same": {"BOOL": True}},
             ReturnValues="ALL_NEW",
         )["Attributes"],
-        _refused(
-            lambda: client.put_item(
-                TableName="deliveries",
-                Item=ITEM,
-                ConditionExpression="attribute_not_exists(pk)",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        )["Item"],
-        _refused(
-            lambda: client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": "deliveries",
-                            "Item": ITEM,
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                        }
-                    }
-                ]
-            )
-        )["CancellationReasons"],
         # The fixture's two inserts (the update above adds a record each time this runs).
         [r["dynamodb"] for r in streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"][:2]],
     ]
@@ -116,7 +86,7 @@ def _answers(client: Any) -> list[Any]:
 def test_the_plain_variant_answers_exactly_what_moto_answers(dynamodb: Any) -> None:
     modelled = _answers(dynamodb)
 
-    with plain_attribute_values():
+    with plain_answers():
         plain = _answers(dynamodb)
 
     assert modelled[0] == ITEM  # moto itself gives the item back whole
@@ -139,9 +109,12 @@ def test_the_plain_variant_skips_the_api_model_walk(dynamodb: Any, monkeypatch: 
         return len(visited)
 
     modelled = members_visited_reading_the_item()
-    with plain_attribute_values():
+    with plain_answers():
         plain = members_visited_reading_the_item()
+        reported_inside = answers_plainly()
     after = members_visited_reading_the_item()
 
     assert plain < modelled / 10  # the item's values were not walked one member at a time
     assert after == modelled  # and leaving the block restores moto's own serialiser
+    # What the benchmark's server process reports about itself, so its figures say which server they are.
+    assert reported_inside and not answers_plainly()
