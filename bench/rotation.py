@@ -22,9 +22,10 @@ import argparse
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import boto3
@@ -35,6 +36,8 @@ REGISTERED_AT = datetime.fromisoformat("2026-11-23T08:00:00+01:00")
 NIGHT = datetime.fromisoformat("2026-11-24T00:30:00+01:00")
 EMAIL_SAMPLE = 200
 WORKERS = 4
+
+T = TypeVar("T")
 
 
 def _items(n: int) -> list[dict[str, Any]]:
@@ -193,24 +196,24 @@ def measure(n: int, plain_attribute_values: bool = False) -> dict[str, Any]:
         return {k: round(v * 1000 / n, 3) for k, v in seconds.items() if v}
 
     with moto_process(suffix="bench", plain_attribute_values=plain_attribute_values) as (refs, server):
+
+        def on_server(run: Callable[..., T], *args: Any) -> tuple[T, Counter[str]]:
+            """What `run` returns, and the server's seconds per action while it ran."""
+            before = server.seconds()
+            return run(*args), server.seconds() - before
+
         answers_plainly = server.answers_plainly
         table = refs["DeliveriesTable"]["Ref"]
         wiring.reset()
         items = _items(n)
-        before_server = server.seconds()
-        floor = _floor(table, items)
-        floor_server = server.seconds() - before_server
-        before_server = server.seconds()
-        read_write = _read_and_write_back(table, items)
-        read_write_server = server.seconds() - before_server
+        floor, floor_server = on_server(_floor, table, items)
+        read_write, read_write_server = on_server(_read_and_write_back, table, items)
         del items
         stream = _stream_end(table)
         with counting() as calls:
             wiring.override(clock=SettableClock(NIGHT))
             before = Counter(calls)
-            before_server = server.seconds()
-            elapsed, counts = _rotate()
-            rotation_server = server.seconds() - before_server
+            (elapsed, counts), rotation_server = on_server(_rotate)
             rotation_calls = calls - before
             records = _rotation_records(stream)  # the event source's reading is not the function's work
             before = Counter(calls)

@@ -77,6 +77,7 @@ class PreparedUpdate:
     update: str | None = None
     names: Mapping[str, str] = field(default_factory=dict)
     constants: Mapping[str, Any] = field(default_factory=dict)
+    _constant_values: dict[str, Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.update is not None:  # a pure check (on a courier's item) writes nothing
@@ -87,7 +88,7 @@ class PreparedUpdate:
         object.__setattr__(self, "_constant_values", {k: attribute_value(v) for k, v in self.constants.items()})
 
     def values(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        serialised: dict[str, Any] = dict(self._constant_values)  # type: ignore[attr-defined]
+        serialised = dict(self._constant_values)
         serialised.update((k, attribute_value(v)) for k, v in values.items())
         return serialised
 
