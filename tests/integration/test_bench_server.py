@@ -6,15 +6,21 @@ once; this project's keys are strings.)"""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from moto.core.serialize import BaseJSONSerializer
 
 from bench.server import answers_plainly, plain_answers
+from local.emulator import start_moto
+from tests.support.aws import REGION, free_port
+
+# Its own table on its own server, never `mock_aws`: starting and stopping that resets moto's backends,
+# which every moto server of this process shares, so the other tests in this worker lost their resources.
+TABLE = f"bench-server-{uuid.uuid4().hex[:8]}"
 
 # Every attribute type DynamoDB has, nested and empty ones included.
 ITEM = {
@@ -34,42 +40,47 @@ ITEM = {
 
 @pytest.fixture
 def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    port = free_port()
+    server = start_moto(port)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="eu-south-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    client = boto3.client("dynamodb", region_name=REGION)
+    try:
         client.create_table(
-            TableName="deliveries",
+            TableName=TABLE,
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         )
-        client.put_item(TableName="deliveries", Item=ITEM)
-        client.put_item(TableName="deliveries", Item={"pk": {"S": "D#IT-2"}})  # so a scan has a next page
+        client.put_item(TableName=TABLE, Item=ITEM)
+        client.put_item(TableName=TABLE, Item={"pk": {"S": "D#IT-2"}})  # so a scan has a next page
         yield client
+    finally:
+        client.delete_table(TableName=TABLE)
+        server.stop()
 
 
 def _answers(client: Any) -> list[Any]:
     """What the benchmark and the product read back: items, keys, new images, stream records."""
     key = {"pk": ITEM["pk"]}
-    streams = boto3.client("dynamodbstreams", region_name="eu-south-1")
-    arn = client.describe_table(TableName="deliveries")["Table"]["LatestStreamArn"]
+    streams = boto3.client("dynamodbstreams", region_name=REGION)
+    arn = client.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
     iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
     answers = [
-        client.get_item(TableName="deliveries", Key=key, ConsistentRead=True)["Item"],
-        client.batch_get_item(RequestItems={"deliveries": {"Keys": [key], "ConsistentRead": True}})["Responses"],
+        client.get_item(TableName=TABLE, Key=key, ConsistentRead=True)["Item"],
+        client.batch_get_item(RequestItems={TABLE: {"Keys": [key], "ConsistentRead": True}})["Responses"],
         client.query(
-            TableName="deliveries",
+            TableName=TABLE,
             KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues={":pk": ITEM["pk"]},
             Limit=1,
         )["Items"],
-        client.scan(TableName="deliveries", Limit=1)["LastEvaluatedKey"],
+        client.scan(TableName=TABLE, Limit=1)["LastEvaluatedKey"],
         client.update_item(
-            TableName="deliveries",
+            TableName=TABLE,
             Key=key,
             UpdateExpression="SET flag = :same",
             ExpressionAttributeValues={":same": {"BOOL": True}},
@@ -105,7 +116,7 @@ def test_the_plain_variant_skips_the_api_model_walk(dynamodb: Any, monkeypatch: 
 
     def members_visited_reading_the_item() -> int:
         visited.clear()
-        dynamodb.get_item(TableName="deliveries", Key={"pk": ITEM["pk"]}, ConsistentRead=True)
+        dynamodb.get_item(TableName=TABLE, Key={"pk": ITEM["pk"]}, ConsistentRead=True)
         return len(visited)
 
     modelled = members_visited_reading_the_item()
