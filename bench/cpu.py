@@ -19,6 +19,7 @@ from botocore.awsrequest import AWSResponse
 
 NOW = datetime.fromisoformat("2026-11-23T10:00:00+01:00")
 ROUNDS = 2000
+WARM_UP = 50
 
 
 class _Raw:
@@ -34,7 +35,7 @@ def _canned(request: Any, **_: Any) -> AWSResponse:
 
 
 def _cpu_per_call(action: Callable[[], Any], rounds: int = ROUNDS) -> float:
-    for _ in range(50):
+    for _ in range(WARM_UP):
         action()
     started = time.process_time()
     for _ in range(rounds):
@@ -69,7 +70,7 @@ def measure() -> dict[str, float]:
 
     wiring.reset()
     wiring.override(clock=SettableClock(NOW), keys=_Key())
-    wiring.adapters().deliveries._connection().connection.client.meta.events.register("before-send", _canned)
+    wiring.adapters().deliveries.client.meta.events.register("before-send", _canned)
 
     client = boto3.client("dynamodb")
     client.meta.events.register("before-send", _canned)
@@ -91,10 +92,13 @@ def measure() -> dict[str, float]:
         return event
 
     def handler(courier: str | None) -> Callable[[], Any]:
-        event = verify_event(courier)
+        # A fresh event per call, as the Lambda runtime hands each invocation its own, made before the
+        # clock starts: parsing the event is the runtime's work, not the function's.
+        text = json.dumps(verify_event(courier))
+        events = [json.loads(text) for _ in range(WARM_UP + ROUNDS)]
 
         def call() -> None:
-            response = invoke("VerifyFunction", json.loads(json.dumps(event)))
+            response = invoke("VerifyFunction", events.pop())
             assert response["statusCode"] == 200, response
 
         return call

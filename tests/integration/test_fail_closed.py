@@ -11,7 +11,6 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from delivery_otp import service, wiring
 from delivery_otp.errors import DependencyUnavailable
-from delivery_otp.model import DeliveryModel
 from delivery_otp.notifications import send_code_email
 
 from tests.support import factories
@@ -26,8 +25,7 @@ class UnreachableKeys:
 @contextmanager
 def dynamodb_down(*operations: str):
     """Every named DynamoDB operation fails as if the endpoint were unreachable."""
-    _ = wiring.adapters().deliveries  # build the repository first: it renews the client it configures
-    events = DeliveryModel._get_connection().connection.client.meta.events
+    events = wiring.adapters().deliveries.client.meta.events
 
     def unreachable(**_):
         raise EndpointConnectionError(endpoint_url="https://dynamodb.eu-south-1.amazonaws.com")

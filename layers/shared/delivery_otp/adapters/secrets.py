@@ -31,11 +31,11 @@ class SecretsManagerKeySource:
         return self._key
 
     def _fetch(self) -> bytes:
-        import botocore.session
+        from delivery_otp.adapters.clients import client
 
         try:
-            client = botocore.session.get_session().create_client("secretsmanager")
-            secret = client.get_secret_value(SecretId=self._secret_id)["SecretString"]
+            secrets = client("secretsmanager")
+            secret = secrets.get_secret_value(SecretId=self._secret_id)["SecretString"]
         except (BotoCoreError, ClientError, KeyError) as exc:
             raise DependencyUnavailable("the code key is unavailable") from exc
         if len(secret) < 32:

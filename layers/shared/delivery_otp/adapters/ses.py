@@ -32,9 +32,9 @@ class SesMailer:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    import botocore.session
+                    from delivery_otp.adapters.clients import client
 
-                    self._client = botocore.session.get_session().create_client("ses")
+                    self._client = client("ses")
         return self._client
 
     def send_bulk(
