@@ -45,6 +45,7 @@ def counting() -> Iterator[Counter[str]]:
     botocore.session.Session.create_client = _create_client  # type: ignore[method-assign]
     from delivery_otp.http import logger
 
+    level = logger.level
     logger.setLevel(logging.WARNING)  # the functions' INFO lines would bury the figures
     wiring.reset()
     wiring.override(clock=SettableClock(NOW))
@@ -52,6 +53,7 @@ def counting() -> Iterator[Counter[str]]:
         yield _calls
     finally:
         botocore.session.Session.create_client = _original_create_client  # type: ignore[method-assign]
+        logger.setLevel(level)
         wiring.reset()
 
 

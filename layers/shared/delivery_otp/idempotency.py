@@ -39,7 +39,11 @@ RETENTION_SECONDS = 24 * 3600
 
 @cache
 def _persistence() -> DynamoDBPersistenceLayer:
-    return DynamoDBPersistenceLayer(table_name=settings().table_name, key_attr="pk", expiry_attr="expires_at")
+    from delivery_otp.adapters.clients import client
+
+    return DynamoDBPersistenceLayer(
+        table_name=settings().table_name, key_attr="pk", expiry_attr="expires_at", boto3_client=client("dynamodb")
+    )
 
 
 @cache
