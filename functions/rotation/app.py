@@ -12,9 +12,9 @@ import json
 import os
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from delivery_otp import service, wiring
+from delivery_otp.adapters.clients import client
 from delivery_otp.http import logger
 
 _SQS_BATCH = 10  # SendMessageBatch's limit
@@ -24,7 +24,7 @@ _SQS_BATCH = 10  # SendMessageBatch's limit
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now = wiring.adapters().clock.now().isoformat()
     messages = [{"Id": shard, "MessageBody": json.dumps({"shard": shard, "now": now})} for shard in service.shards()]
-    sqs = boto3.client("sqs")
+    sqs = client("sqs")
     queue = os.environ["ROTATION_QUEUE_URL"]
     for start in range(0, len(messages), _SQS_BATCH):
         answer = sqs.send_message_batch(QueueUrl=queue, Entries=messages[start : start + _SQS_BATCH])

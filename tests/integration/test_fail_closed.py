@@ -70,6 +70,21 @@ def test_registration_without_the_secret_or_the_table_writes_nothing(clock, tabl
     assert call("POST", "/deliveries", body=body)[0] == 201
 
 
+def test_a_store_client_that_cannot_be_made_is_a_503(clock, table, monkeypatch):
+    delivery_id, code, before = registered(table)
+    endpoint = wiring.adapters().deliveries.client.meta.endpoint_url
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", "no endpoint at all")  # botocore refuses to make the client
+    wiring.reset()
+    wiring.override(clock=clock)
+    assert_clean_503(*call("POST", "/deliveries/{id}/verifications", delivery_id, {"code": code})[::2])
+    assert_clean_503(*call("POST", "/deliveries", body=factories.registration())[::2])
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+    wiring.reset()
+    wiring.override(clock=clock)
+    assert raw_item(table, delivery_id) == before
+    assert call("POST", "/deliveries/{id}/verifications", delivery_id, {"code": code})[0] == 200
+
+
 @pytest.mark.parametrize("operations", [("TransactWriteItems", "UpdateItem"), ("UpdateItem",), ("GetItem",)])
 def test_verification_fails_closed_at_each_step(clock, table, operations):
     delivery_id, code, before = registered(table)

@@ -14,12 +14,13 @@ instead: its expressions are written once, so a request costs less than a bare b
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from pynamodb.exceptions import PynamoDBException
 from pynamodb.settings import get_settings_value
 
@@ -96,6 +97,12 @@ class PreparedUpdate:
         return serialised
 
 
+def _setting(name: str) -> Any:
+    """A connection setting as pynamodb reads it for the model: its Meta first, then pynamodb's settings."""
+    value = getattr(DeliveryModel.Meta, name, None)
+    return get_settings_value(name) if value is None else value
+
+
 def _moving_rev(actions: Sequence[Any]) -> list[Any]:
     """Every write to a delivery moves its `rev` (see DeliveryModel.rev): added here, so none forgets it."""
     return [*actions, DeliveryModel.rev.add(1)]
@@ -111,16 +118,30 @@ class DeliveryRepository:
             if region:
                 model.Meta.region = region
             model._connection = None  # settings changed: build the connection afresh
-        # Every request of the repository goes through this client, with what pynamodb would have set.
-        self.client = clients.client(
-            "dynamodb",
-            endpoint_url=DeliveryModel.Meta.host,
-            region=getattr(DeliveryModel.Meta, "region", None),
-            connect_timeout=get_settings_value("connect_timeout_seconds"),
-            read_timeout=get_settings_value("read_timeout_seconds"),
-            max_pool_connections=get_settings_value("max_pool_connections"),
-            retries={"total_max_attempts": 1 + DeliveryModel.Meta.max_retry_attempts, "mode": "standard"},
-        )
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        """The botocore client every request of the repository goes through, set as pynamodb would set its
+        own. Made on first use, as pynamodb makes its own: a failure to make it (no credentials, a bad
+        endpoint) is the store being unavailable, and the next request tries again."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    try:
+                        self._client = clients.client(
+                            "dynamodb",
+                            endpoint_url=DeliveryModel.Meta.host,
+                            region=getattr(DeliveryModel.Meta, "region", None),
+                            connect_timeout=_setting("connect_timeout_seconds"),
+                            read_timeout=_setting("read_timeout_seconds"),
+                            max_pool_connections=_setting("max_pool_connections"),
+                            retries={"total_max_attempts": 1 + _setting("max_retry_attempts"), "mode": "standard"},
+                        )
+                    except (BotoCoreError, ValueError) as exc:
+                        raise DependencyUnavailable("the delivery store is unavailable") from exc
+        return self._client
 
     @staticmethod
     def _connection() -> Any:
@@ -132,6 +153,9 @@ class DeliveryRepository:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in _EXPECTED_REFUSALS:
                 raise
+            raise DependencyUnavailable("the delivery store is unavailable") from exc
+        except NoCredentialsError as exc:
+            self._client = None  # made while credentials could not be found: make it afresh next time
             raise DependencyUnavailable("the delivery store is unavailable") from exc
         except (BotoCoreError, PynamoDBException) as exc:
             raise DependencyUnavailable("the delivery store is unavailable") from exc
