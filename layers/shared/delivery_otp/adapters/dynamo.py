@@ -14,7 +14,6 @@ instead: its expressions are written once, so a request costs less than a bare b
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -119,28 +118,26 @@ class DeliveryRepository:
                 model.Meta.region = region
             model._connection = None  # settings changed: build the connection afresh
         self._client: Any = None
-        self._lock = threading.Lock()
 
     @property
     def client(self) -> Any:
         """The botocore client every request of the repository goes through, set as pynamodb would set its
         own. Made on first use, as pynamodb makes its own: a failure to make it (no credentials, a bad
-        endpoint) is the store being unavailable, and the next request tries again."""
+        endpoint) is the store being unavailable, and the next request tries again. (Two threads' first
+        calls may each make one, one at a time in `clients`; the spare is dropped.)"""
         if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    try:
-                        self._client = clients.client(
-                            "dynamodb",
-                            endpoint_url=DeliveryModel.Meta.host,
-                            region=getattr(DeliveryModel.Meta, "region", None),
-                            connect_timeout=_setting("connect_timeout_seconds"),
-                            read_timeout=_setting("read_timeout_seconds"),
-                            max_pool_connections=_setting("max_pool_connections"),
-                            retries={"total_max_attempts": 1 + _setting("max_retry_attempts"), "mode": "standard"},
-                        )
-                    except (BotoCoreError, ValueError) as exc:
-                        raise DependencyUnavailable("the delivery store is unavailable") from exc
+            try:
+                self._client = clients.client(
+                    "dynamodb",
+                    endpoint_url=DeliveryModel.Meta.host,
+                    region=DeliveryModel.Meta.region,
+                    connect_timeout=_setting("connect_timeout_seconds"),
+                    read_timeout=_setting("read_timeout_seconds"),
+                    max_pool_connections=_setting("max_pool_connections"),
+                    retries={"total_max_attempts": 1 + _setting("max_retry_attempts"), "mode": "standard"},
+                )
+            except (BotoCoreError, ValueError) as exc:
+                raise DependencyUnavailable("the delivery store is unavailable") from exc
         return self._client
 
     @staticmethod

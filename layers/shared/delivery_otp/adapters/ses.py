@@ -3,7 +3,6 @@ subject, text and HTML rendered by us (the template only places them)."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -26,15 +25,12 @@ class SesMailer:
     def __init__(self, sender: str) -> None:
         self.sender = sender
         self._client: Any = None
-        self._lock = threading.Lock()
 
     def _ses(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    from delivery_otp.adapters.clients import client
+        if self._client is None:  # `clients` makes one at a time; a spare from a race is dropped
+            from delivery_otp.adapters.clients import client
 
-                    self._client = client("ses")
+            self._client = client("ses")
         return self._client
 
     def send_bulk(
