@@ -1,0 +1,40 @@
+"""The repository stands alone: it is what users get, so nothing in it points at papers they never see,
+every document the README links to exists, and the behaviour page's module map names real modules."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+from local.template import ROOT
+
+# Working papers of the people who wrote this, never shipped: a reader cannot follow these.
+OUTSIDE = re.compile(r"\.\./shared|\bSPEC\b|\bSTYLE\b|\bthe performance issue\b|\bof the issue\b|\b[Gg]oal \d\b")
+
+
+def tracked_files() -> list[str]:
+    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True)  # noqa: S607
+    return [name for name in listed.stdout.splitlines() if name != "uv.lock" and (ROOT / name).is_file()]
+
+
+def test_no_file_points_outside_the_repository():
+    offending = []
+    for name in tracked_files():
+        if name == "tests/infrastructure/test_docs.py":
+            continue
+        text = (ROOT / name).read_text(encoding="utf-8", errors="replace")
+        offending += [f"{name}:{n}: {line.strip()}" for n, line in enumerate(text.splitlines(), 1) if OUTSIDE.search(line)]
+    assert offending == []
+
+
+def test_every_document_the_readme_links_to_exists():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\(((?:docs/)[^)#]+)\)", readme)
+    assert "docs/behaviour.md" in links and "docs/performance.md" in links and "docs/scale.md" in links
+    assert [link for link in links if not (ROOT / link).is_file()] == []
+
+
+def test_the_readme_is_the_door_not_an_essay():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme.index("make run") < 200 and readme.index("make test") < 300
+    assert len(readme) < 20_000
