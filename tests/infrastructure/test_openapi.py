@@ -227,13 +227,14 @@ def test_registration_requires_what_the_spec_requires_and_ignores_unknown_fields
 
 
 def test_the_documented_patterns_are_the_ones_the_code_enforces(doc):
-    from delivery_otp import validation
+    from delivery_otp import geo, validation
 
     props = _schema(doc, "Registration")["properties"]
     assert props["delivery_id"]["pattern"] == f"^{validation.DELIVERY_ID.pattern}$"
     assert props["order_value"]["properties"]["amount"]["pattern"] == f"^{validation.AMOUNT.pattern}$"
     assert props["order_value"]["properties"]["currency"]["pattern"] == f"^{validation.CURRENCY.pattern}$"
     assert props["destination"]["properties"]["country"]["pattern"] == f"^{validation.COUNTRY.pattern}$"
+    assert props["destination"]["properties"]["subdivision"]["pattern"] == f"^{geo.SUBDIVISION.pattern}$"
     outcomes = _schema(doc, "AttemptRequest")["properties"]["outcome"]["enum"]
     assert set(outcomes) == set(validation.ATTEMPT_OUTCOMES)
 

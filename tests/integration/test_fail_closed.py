@@ -4,12 +4,14 @@ never a success, never a consumed or unlocked code, never an internal detail in 
 from __future__ import annotations
 
 import json
+import uuid
 from contextlib import contextmanager
 from datetime import datetime
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from delivery_otp import service, wiring
+from delivery_otp.adapters.dynamo import DeliveryRepository
 from delivery_otp.errors import DependencyUnavailable
 from delivery_otp.notifications import send_code_email
 
@@ -196,3 +198,93 @@ def test_a_recipient_ses_refused_is_reported_alone_and_the_others_are_marked_sen
     assert result == {"batchItemFailures": [{"itemIdentifier": "101"}]}
     assert raw_item(table, first)["emailed_issue"] == 1
     assert raw_item(table, second)["emailed_issue"] == 0
+
+
+class ThrottledBatchReads:
+    """The store's real client, except that BatchGetItem leaves every key starting with `prefix`
+    unprocessed, as a table does for as long as it throttles. `batch_reads` counts the calls that asked
+    for such keys."""
+
+    def __init__(self, client, prefix: str) -> None:
+        self._client = client
+        self._prefix = prefix
+        self.batch_reads = 0
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def batch_get_item(self, RequestItems):  # noqa: N803 - botocore's own parameter name
+        response = self._client.batch_get_item(RequestItems=RequestItems)
+        for table_name, request in RequestItems.items():
+            held = [key for key in request["Keys"] if key["pk"]["S"].startswith(self._prefix)]
+            if held:
+                self.batch_reads += 1
+                answered = response["Responses"].get(table_name, [])
+                response["Responses"][table_name] = [i for i in answered if not i["pk"]["S"].startswith(self._prefix)]
+                response.setdefault("UnprocessedKeys", {})[table_name] = {**request, "Keys": held}
+        return response
+
+
+def throttled_repository(table, prefix: str) -> tuple[DeliveryRepository, ThrottledBatchReads, list[float]]:
+    """A repository whose batch reads of `prefix` keys stay unprocessed, and the pauses it asked for."""
+    pauses: list[float] = []
+    repository = DeliveryRepository(table.name, sleep=pauses.append)
+    client = ThrottledBatchReads(wiring.adapters().deliveries.client, prefix)
+    repository._client = client
+    return repository, client, pauses
+
+
+def assert_backed_off(client: ThrottledBatchReads, pauses: list[float]) -> None:
+    assert client.batch_reads > 1, "asked again for the keys left unprocessed"
+    assert len(pauses) == client.batch_reads - 1, "a pause before each repeated read"
+    assert pauses[0] > 0 and pauses == sorted(pauses) and pauses[-1] > pauses[0], "pauses that grow"
+
+
+@pytest.mark.parametrize(
+    ("prefix", "read"),
+    [("S#", lambda repository: repository.suppressed(["bounced@example.com"])), ("D#", lambda r: r.get_many(["IT-1"]))],
+    ids=["suppressed", "get_many"],
+)
+def test_a_batch_read_the_table_keeps_unprocessed_backs_off_then_fails_closed(clock, table, prefix, read):
+    # Given a table that keeps throttling the keys asked for
+    repository, client, pauses = throttled_repository(table, prefix)
+    # When they are read, Then the read fails instead of answering in part, after growing pauses
+    with pytest.raises(DependencyUnavailable):
+        read(repository)
+    assert_backed_off(client, pauses)
+
+
+def test_a_suppression_lookup_left_unprocessed_mails_no_bounced_address_and_the_batch_is_retried(
+    clock, table, sent_mail
+):
+    # Given an address that bounced, and a new delivery to it whose code is still to be emailed
+    address = f"bounced-{uuid.uuid4().hex[:8]}@example.com"
+    wiring.adapters().deliveries.suppress(address, "Permanent", clock.now().isoformat())
+    body = factories.registration(recipient={"email": address, "locale": "it"})
+    assert call("POST", "/deliveries", body=body)[0] == 201
+    delivery_id = body["delivery_id"]
+    record = {
+        "eventName": "INSERT",
+        "dynamodb": {
+            "SequenceNumber": "300",
+            "NewImage": {
+                "pk": {"S": f"D#{delivery_id}"},
+                "delivery_id": {"S": delivery_id},
+                "issue_number": {"N": "1"},
+            },
+        },
+    }
+    # When the stream's email consumer runs while the table keeps the suppression keys unprocessed
+    repository, client, pauses = throttled_repository(table, "S#")
+    wiring.override(deliveries=repository)
+    with pytest.raises(DependencyUnavailable):
+        invoke("EmailFunction", {"Records": [record]})
+    # Then nothing is sent or marked: the invocation fails, so Lambda retries the whole batch
+    assert_backed_off(client, pauses)
+    assert sent_mail(address) == []
+    assert raw_item(table, delivery_id)["emailed_issue"] == 0
+    # and once the table answers again, the retried batch finds the address suppressed and skips it
+    wiring.reset()
+    wiring.override(clock=clock)
+    assert invoke("EmailFunction", {"Records": [record]}) == {"batchItemFailures": []}
+    assert sent_mail(address) == []

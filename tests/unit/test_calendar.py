@@ -3,7 +3,9 @@
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
-from delivery_otp.calendar import end_of_day, has_ended, is_working_day, next_delivery_date
+import pytest
+from delivery_otp import geo
+from delivery_otp.calendar import end_of_day, has_ended, holiday_region, is_working_day, next_delivery_date
 from delivery_otp.config import parse_weekdays
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -57,6 +59,69 @@ def test_subdivision_holidays_count_only_where_they_apply():
     assert is_working_day(date(2027, 1, 6), "DE", "DE-BE", MON_SAT)
 
 
+@pytest.mark.parametrize(
+    ("country", "subdivision", "region"),
+    [
+        ("IT", "IT-RM", "RM"),  # a calendar of its own
+        ("DE", "DE-BY", "BY"),
+        ("IT", "IT-MI", "MI"),
+        ("ES", "ES-B", "CT"),  # a province takes its region's
+        ("GB", "GB-LND", "ENG"),
+        ("GB", "GB-EDH", "SCT"),
+        ("FR", "FR-67", "6AE"),  # Bas-Rhin takes Alsace's
+        ("FR", "FR-75C", None),  # Paris -> Ile-de-France -> none: the national calendar
+        ("FR", "FR-IDF", None),
+        ("IT", "IT-25", None),  # a region does not take its provinces' calendars
+        ("IT", None, None),
+    ],
+)
+def test_the_calendar_of_a_subdivision_is_its_own_or_the_nearest_one_up(country, subdivision, region):
+    assert holiday_region(country, subdivision) == region
+
+
+@pytest.mark.parametrize(
+    ("day", "country", "holiday_in", "working_in"),
+    [
+        # Sant Joan, a Catalan holiday: in the province of Barcelona, not in that of Madrid
+        (date(2027, 6, 24), "ES", ["ES-B", "ES-CT"], ["ES-M", "ES-MD"]),
+        # the summer bank holidays of England and of Scotland
+        (date(2027, 8, 30), "GB", ["GB-LND", "GB-MAN", "GB-ENG"], ["GB-EDH", "GB-SCT"]),
+        (date(2027, 8, 2), "GB", ["GB-EDH", "GB-SCT"], ["GB-LND", "GB-ENG"]),
+        # St Stephen's Day, kept in Alsace (Bas-Rhin, Haut-Rhin) and Moselle, not in Paris
+        (date(2026, 12, 26), "FR", ["FR-67", "FR-68", "FR-6AE", "FR-57"], ["FR-75C", "FR-IDF"]),
+        # Sant'Ambrogio, Milan's: not Lombardia's as a whole
+        (date(2026, 12, 7), "IT", ["IT-MI"], ["IT-25", "IT-RM"]),
+    ],
+)
+def test_a_regions_holiday_is_kept_in_the_subdivisions_within_it(day, country, holiday_in, working_in):
+    assert day.weekday() in MON_SAT
+    assert [s for s in holiday_in if is_working_day(day, country, s, MON_SAT)] == []
+    assert [s for s in working_in if not is_working_day(day, country, s, MON_SAT)] == []
+
+
+def _inheriting(*countries: str) -> list[tuple[str, str]]:
+    """(subdivision, its parent) where the holiday calendars have none of the subdivision's own."""
+    import holidays
+
+    return sorted(
+        (code, parent)
+        for country in countries
+        for code, parent in geo.subdivisions_of(country).items()
+        if parent is not None and code.partition("-")[2] not in holidays.list_supported_countries()[country]
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    child=st.sampled_from(_inheriting("IT", "FR", "ES", "GB", "DE")),
+    day=st.dates(min_value=date(2026, 1, 1), max_value=date(2030, 12, 31)),
+)
+def test_a_subdivision_without_a_calendar_works_the_days_its_parent_works(child, day):
+    code, parent = child
+    country = code[:2]
+    assert is_working_day(day, country, code, MON_SAT) == is_working_day(day, country, parent, MON_SAT)
+
+
 def test_next_delivery_date_skips_sunday_and_christmas():
     now = datetime(2026, 12, 24, 23, 30, tzinfo=UTC)  # 00:30 on the 25th in Rome
     nxt = next_delivery_date(date(2026, 12, 24), country="IT", subdivision=None, zone=ROME, weekdays=MON_SAT, now=now)
@@ -104,3 +169,18 @@ def test_next_delivery_date_is_a_working_day_after_the_failed_day_that_has_not_e
     while probe < nxt:
         assert not is_working_day(probe, country, None, MON_SAT) or has_ended(probe, zone, now)
         probe += timedelta(days=1)
+
+
+def test_the_verify_function_imports_neither_subdivisions_nor_holiday_calendars():
+    # The courier waits at the door through the verify function's cold start: geo data loads elsewhere.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    probe = (
+        "import sys; sys.path[:0] = ['layers/shared', 'functions/verify']; import app; "
+        "print(sorted(m for m in ('pycountry', 'holidays') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -3,7 +3,7 @@
 import pytest
 from delivery_otp.errors import InvalidInput, MalformedRequest
 from delivery_otp.validation import parse_json_object, parse_registration
-from hypothesis import given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from tests.support.factories import DELETE, registration
@@ -110,3 +110,87 @@ def test_any_json_value_in_any_field_is_a_clean_4xx_or_accepted(value):
             parse_registration({**registration(), field: value})
         except (InvalidInput, MalformedRequest):
             pass
+
+
+# Zones of the countries below, for those whose zones disagree (a registration there must name one).
+_ZONES = {"ES": "Europe/Madrid", "US": "America/New_York"}
+
+
+def _to(country: str, subdivision: str) -> dict:
+    destination = {"country": country, "subdivision": subdivision}
+    if country in _ZONES:
+        destination["timezone"] = _ZONES[country]
+    return registration(destination=destination)
+
+
+@pytest.mark.parametrize(
+    ("country", "subdivision"),
+    [
+        # ISO 3166-2 codes the holiday calendars have no calendar of their own for
+        ("FR", "FR-IDF"),  # a region
+        ("FR", "FR-75C"),  # Paris, in FR-IDF
+        ("IT", "IT-25"),  # Lombardia, a region
+        ("ES", "ES-B"),  # the province of Barcelona, in Catalonia
+        ("GB", "GB-LND"),  # the City of London, in England
+        ("GB", "GB-EDH"),  # Edinburgh, in Scotland
+        ("FR", "FR-67"),  # Bas-Rhin, in Alsace
+        # and codes they do have one for
+        ("IT", "IT-RM"),
+        ("IT", "IT-MI"),
+        ("DE", "DE-BY"),
+        ("ES", "ES-CT"),
+        ("GB", "GB-ENG"),
+        ("FR", "FR-971"),  # Guadeloupe: three digits
+        ("US", "US-NY"),
+        ("NO", "NO-31"),  # a county of 2024: the holiday calendars have it, pycountry's list not yet
+    ],
+)
+def test_every_iso_subdivision_of_the_country_is_accepted(country, subdivision):
+    parsed = parse_registration(_to(country, subdivision))
+    assert (parsed.country, parsed.subdivision) == (country, subdivision)
+
+
+@pytest.mark.parametrize(
+    ("country", "subdivision"),
+    [
+        ("IT", "IT-BY"),  # Bayern's letters, in Italy
+        ("DE", "DE-RM"),  # Roma's letters, in Germany
+        ("IT", "DE-BY"),  # a code of another country
+        ("FR", "GB-LND"),
+        ("FR", "FR-75"),  # not a code (Paris is FR-75C)
+        ("GB", "GB-lnd"),
+        ("GB", "GB-LNDN"),
+        ("IT", "IT-"),
+        ("IT", "ITRM"),
+        ("IT", " IT-RM"),
+    ],
+)
+def test_a_code_that_is_not_a_subdivision_of_that_country_is_refused(country, subdivision):
+    with pytest.raises(InvalidInput) as raised:
+        parse_registration(_to(country, subdivision))
+    assert raised.value.field == "destination.subdivision"
+    assert country in raised.value.message
+
+
+def _iso_codes(*countries: str) -> list[str]:
+    import pycountry
+
+    return sorted(entry.code for c in countries for entry in pycountry.subdivisions.get(country_code=c))
+
+
+_COUNTRIES = ("IT", "FR", "ES", "GB", "DE")
+
+
+@settings(max_examples=300, deadline=None)
+@given(code=st.sampled_from(_iso_codes(*_COUNTRIES)))
+def test_any_iso_code_is_accepted_in_its_own_country(code):
+    assert parse_registration(_to(code[:2], code)).subdivision == code
+
+
+@settings(max_examples=300, deadline=None)
+@given(code=st.sampled_from(_iso_codes(*_COUNTRIES)), country=st.sampled_from(_COUNTRIES))
+def test_any_iso_code_is_refused_in_another_country(code, country):
+    assume(code[:2] != country)
+    with pytest.raises(InvalidInput) as raised:
+        parse_registration(_to(country, code))
+    assert raised.value.field == "destination.subdivision"

@@ -2,7 +2,8 @@
 
 A code lives until the first instant of the next local day at the destination, so every boundary is
 computed in the destination's IANA zone (DST-correct through zoneinfo) and compared in UTC.
-Public holidays come from the ``holidays`` package, per country and subdivision.
+Public holidays come from the ``holidays`` package, per country and subdivision; a subdivision it has no
+calendar for takes that of the nearest subdivision it lies in that has one (see `holiday_region`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from delivery_otp import geo
 
 # A delivery that cannot find a working day within a year points at a broken calendar configuration.
 _MAX_SEARCH_DAYS = 400
@@ -52,17 +55,32 @@ def _holiday_calendar(country: str, subdivision: str | None) -> Any:
         return None
 
 
-def holiday_subdivision(subdivision: str | None) -> str | None:
-    """ISO 3166-2 `IT-RM` is `RM` for the holidays package."""
-    if not subdivision:
-        return None
-    return subdivision.split("-", 1)[1]
+@cache
+def holiday_region(country: str, subdivision: str | None) -> str | None:
+    """Whose public holidays apply in `subdivision`, as the holidays package names it (`IT-RM` -> `RM`):
+    the subdivision's own calendar when the package has one, else that of the nearest subdivision it
+    lies in that has one (a province takes its region's: `ES-B` Barcelona -> `CT` Catalonia; `FR-67`
+    Bas-Rhin -> `6AE` Alsace), else None: the country's national calendar (`FR-75C` Paris -> `FR-IDF`
+    -> none). The package's city calendars (ES "Barcelona", DE "Augsburg") are never chosen."""
+    import holidays
+
+    modelled = set(holidays.list_supported_countries().get(country, ()))
+    parents = geo.subdivisions_of(country)
+    seen: set[str] = set()
+    code = subdivision
+    while code and code not in seen:
+        seen.add(code)
+        region = code.partition("-")[2]
+        if region in modelled:
+            return region
+        code = parents.get(code)
+    return None
 
 
 def is_working_day(day: date, country: str, subdivision: str | None, weekdays: frozenset[int]) -> bool:
     if day.weekday() not in weekdays:
         return False
-    calendar = _holiday_calendar(country, holiday_subdivision(subdivision))
+    calendar = _holiday_calendar(country, holiday_region(country, subdivision))
     return calendar is None or day not in calendar
 
 

@@ -1,4 +1,5 @@
-"""Countries, their subdivisions and time zones, from the IANA database (tzdata) and ``holidays``.
+"""Countries, their subdivisions and time zones: countries and zones from the IANA database (tzdata),
+subdivisions from pycountry (ISO 3166-2).
 
 A time zone may be left out only where every zone of the country keeps the same local time all year
 (IT, DE, FR, GB), because the end of the delivery day must be unambiguous.
@@ -6,10 +7,19 @@ A time zone may be left out only where every zone of the country keeps the same 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+# The shape of an ISO 3166-2 code: the country, a dash, one to three capital letters or digits.
+SUBDIVISION = re.compile(r"[A-Z]{2}-[A-Z0-9]{1,3}", re.ASCII)
 
 
 def _read_tab(name: str) -> list[list[str]]:
@@ -46,11 +56,21 @@ def default_zone(country: str) -> str | None:
 
 
 @cache
-def subdivisions_of(country: str) -> frozenset[str] | None:
-    """ISO 3166-2 codes (`IT-RM`) the holidays package knows for the country, None if it has none."""
-    import holidays
+def subdivisions_of(country: str) -> Mapping[str, str | None]:
+    """The country's ISO 3166-2 subdivision codes (`IT-RM`), each with the code of the subdivision it
+    lies in (`IT-62`, Lazio), or None at the top. From pycountry, which lists every level (regions,
+    provinces, departments, London boroughs...), loaded on first use: the verify path never needs it.
 
-    supported = holidays.list_supported_countries()
-    if country not in supported:
-        return None
-    return frozenset(f"{country}-{code}" for code in supported[country])
+    Codes the holidays package has a calendar under that pycountry's list does not have yet (Norway's
+    counties of 2024) are kept, at the top, so a code that has a calendar is never refused."""
+    import holidays
+    import pycountry
+
+    found: dict[str, str | None] = {
+        entry.code: entry.parent_code for entry in pycountry.subdivisions.get(country_code=country) or ()
+    }
+    for code in holidays.list_supported_countries().get(country, ()):
+        # The package also has calendars of a few cities under their names ("Barcelona"): not codes.
+        if SUBDIVISION.fullmatch(f"{country}-{code}"):
+            found.setdefault(f"{country}-{code}", None)
+    return MappingProxyType(found)

@@ -131,9 +131,7 @@ def parse_registration(body: dict[str, Any]) -> Registration:
         raise InvalidInput("destination.country", "must be an ISO 3166-1 alpha-2 country code such as IT")
     subdivision = _string(destination, "subdivision", "destination.subdivision", required=False, max_length=10)
     if subdivision is not None:
-        known = geo.subdivisions_of(country)
-        well_formed = re.fullmatch(rf"{country}-[A-Z0-9]{{1,3}}", subdivision, re.ASCII) is not None
-        if not well_formed or (known is not None and subdivision not in known):
+        if geo.SUBDIVISION.fullmatch(subdivision) is None or subdivision not in geo.subdivisions_of(country):
             raise InvalidInput("destination.subdivision", f"must be an ISO 3166-2 subdivision of {country}")
     postal_code = _string(destination, "postal_code", "destination.postal_code", required=False, max_length=20)
     zone = _string(destination, "timezone", "destination.timezone", required=False, max_length=64)

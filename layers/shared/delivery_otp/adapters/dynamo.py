@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,9 @@ from delivery_otp.model import CourierBudgetModel, DeliveryModel, courier_key, d
 
 # Refusals the callers interpret from the returned items; every other error means the store is unreachable.
 _EXPECTED_REFUSALS = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
+# BatchGetItem calls for one batch of keys before keys the table keeps unprocessed fail the read
+# (pauses of 0.1 s doubling up to 2 s between them: about 11 s in all).
+_BATCH_READ_ROUNDS = 10
 
 
 @dataclass(frozen=True)
@@ -108,8 +111,10 @@ def _moving_rev(actions: Sequence[Any]) -> list[Any]:
 
 
 class DeliveryRepository:
-    def __init__(self, table_name: str) -> None:
+    def __init__(self, table_name: str, sleep: Callable[[float], None] = time.sleep) -> None:
+        """`sleep` pauses between reads the table throttled (the tests pass one that only records)."""
         self.table_name = table_name
+        self._sleep = sleep
         for model in (DeliveryModel, CourierBudgetModel):
             model.Meta.table_name = table_name
             model.Meta.host = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL")
@@ -180,20 +185,23 @@ class DeliveryRepository:
             return DeliveryModel.from_raw_data(old) if old else self.get(delivery.delivery_id)
         return None
 
-    def get_many(self, delivery_ids: Sequence[str]) -> dict[str, DeliveryModel]:
-        """Strongly consistent BatchGetItem, 100 keys a call, until nothing is left unprocessed."""
-        found: dict[str, DeliveryModel] = {}
-        ids = list(dict.fromkeys(delivery_ids))
-        for start in range(0, len(ids), 100):
-            keys = [{"pk": {"S": delivery_key(i)}} for i in ids[start : start + 100]]
-            request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
-            for attempt in range(10):
-                if attempt:  # throttled: back off as the SDKs do before asking for what is left
-                    time.sleep(min(0.05 * 2**attempt, 2.0))
+    def _batch_get(self, keys: Sequence[str], **options: Any) -> list[dict[str, Any]]:
+        """The items of these keys that exist, by BatchGetItem, 100 keys a call (`options`: e.g.
+        ConsistentRead, ProjectionExpression). Keys the table leaves unprocessed (it is throttling) are
+        asked for again after a growing pause, as the SDKs do; keys still unprocessed after
+        `_BATCH_READ_ROUNDS` calls fail the read (DependencyUnavailable) rather than answer in part,
+        since a key missing from the answer would read as "no such item" (for suppression: an address
+        that bounced would be mailed again)."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {
+                self.table_name: {"Keys": [{"pk": {"S": k}} for k in keys[start : start + 100]], **options}
+            }
+            for attempt in range(_BATCH_READ_ROUNDS):
+                if attempt:
+                    self._sleep(min(0.05 * 2**attempt, 2.0))
                 response = self._call("batch_get_item", {"RequestItems": request})
-                for item in response.get("Responses", {}).get(self.table_name, []):
-                    delivery = DeliveryModel.from_raw_data(item)
-                    found[delivery.delivery_id] = delivery
+                found += response.get("Responses", {}).get(self.table_name, [])
                 request = response.get("UnprocessedKeys") or {}
                 if not request:
                     break
@@ -201,25 +209,16 @@ class DeliveryRepository:
                 raise DependencyUnavailable("the delivery store kept some reads unprocessed")
         return found
 
+    def get_many(self, delivery_ids: Sequence[str]) -> dict[str, DeliveryModel]:
+        """Strongly consistent reads of these deliveries; the unknown ones are left out."""
+        keys = [delivery_key(i) for i in dict.fromkeys(delivery_ids)]
+        deliveries = (DeliveryModel.from_raw_data(item) for item in self._batch_get(keys, ConsistentRead=True))
+        return {delivery.delivery_id: delivery for delivery in deliveries}
+
     def suppressed(self, emails: Sequence[str]) -> set[str]:
         """Which of these addresses are suppressed (bounced or complained), lower-cased."""
         by_key = {suppression_key(e): e.strip().lower() for e in emails}
-        found: set[str] = set()
-        keys = list(by_key)
-        for start in range(0, len(keys), 100):
-            request: dict[str, Any] = {
-                self.table_name: {
-                    "Keys": [{"pk": {"S": k}} for k in keys[start : start + 100]],
-                    "ProjectionExpression": "pk",
-                }
-            }
-            for _ in range(10):
-                response = self._call("batch_get_item", {"RequestItems": request})
-                found |= {by_key[i["pk"]["S"]] for i in response.get("Responses", {}).get(self.table_name, [])}
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-        return found
+        return {by_key[item["pk"]["S"]] for item in self._batch_get(list(by_key), ProjectionExpression="pk")}
 
     def suppress(self, email: str, reason: str, at: str) -> None:
         self._call(
