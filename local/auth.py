@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -81,6 +82,9 @@ class LocalAuth:
                     jwks_url=f"{moto_url}/{issuer.rsplit('/', 1)[-1]}/.well-known/jwks.json",
                 )
         self._keys: KeySet | None = None
+        # Passwords of the couriers this stack enrolled in the pool (see courier_token).
+        self._passwords: dict[str, str] = {}
+        self._enrolling = threading.Lock()
 
     # -- which rule applies to a route ----------------------------------------------------------
 
@@ -199,25 +203,42 @@ class LocalAuth:
         }
 
     def courier_token(self, courier_id: str) -> dict[str, Any]:
-        """A user of the couriers' pool (username = courier id) in the verify group, signed in."""
+        """A fresh access token of the couriers' pool for this courier (username = courier id).
+
+        Many devices of one courier may ask at the same moment, and every token handed out stays valid
+        until it expires (Cognito keeps earlier tokens valid when a user signs in again). So a courier is
+        enrolled once (user, password, verify group) and every request after that only signs in with
+        that password, which nobody changes under a concurrent sign-in."""
         pool = self.refs[_only("AWS::Cognito::UserPool")]["Ref"]
         client = self.refs[_only("AWS::Cognito::UserPoolClient")]["Ref"]
         cognito = self.session.client("cognito-idp")
-        password = local_password()
-        try:
-            cognito.admin_create_user(UserPoolId=pool, Username=courier_id, MessageAction="SUPPRESS")
-        except cognito.exceptions.UsernameExistsException:
-            pass
-        cognito.admin_set_user_password(UserPoolId=pool, Username=courier_id, Password=password, Permanent=True)
-        for scope in self.courier_scopes():
-            cognito.admin_add_user_to_group(UserPoolId=pool, Username=courier_id, GroupName=scope)
         result = cognito.admin_initiate_auth(
             UserPoolId=pool,
             ClientId=client,
             AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": courier_id, "PASSWORD": password},
+            AuthParameters={"USERNAME": courier_id, "PASSWORD": self._enrolled(cognito, pool, courier_id)},
         )["AuthenticationResult"]
         return {"access_token": result["AccessToken"], "expires_in": result["ExpiresIn"]}
+
+    def _enrolled(self, cognito: Any, pool: str, courier_id: str) -> str:
+        """The courier's password, enrolling the courier first if this stack has not yet: one
+        enrolment at a time, so two first requests do not both create (and overwrite) the user."""
+        password = self._passwords.get(courier_id)
+        if password is not None:
+            return password
+        with self._enrolling:
+            if courier_id in self._passwords:
+                return self._passwords[courier_id]
+            password = local_password()
+            try:
+                cognito.admin_create_user(UserPoolId=pool, Username=courier_id, MessageAction="SUPPRESS")
+            except cognito.exceptions.UsernameExistsException:
+                pass
+            cognito.admin_set_user_password(UserPoolId=pool, Username=courier_id, Password=password, Permanent=True)
+            for scope in self.courier_scopes():
+                cognito.admin_add_user_to_group(UserPoolId=pool, Username=courier_id, GroupName=scope)
+            self._passwords[courier_id] = password
+            return password
 
     @staticmethod
     def courier_scopes() -> list[str]:

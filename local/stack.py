@@ -35,7 +35,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import boto3
 
-from local import mailbox
+from local import function_logs, mailbox
 from local.auth import LocalAuth, Refused
 from local.emulator import start_moto
 from local.provision import function_environment, provision, resolve
@@ -68,6 +68,15 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+class Container:
+    """One loaded copy of a function's handler module, with what a Lambda execution environment keeps
+    for itself between invocations: its log keys (see :mod:`local.function_logs`)."""
+
+    def __init__(self, module: ModuleType) -> None:
+        self.module = module
+        self.log_keys: dict[Any, dict[str, Any]] = {}
+
+
 class Function:
     """One template function: a pool of loaded copies of its handler module ("containers")."""
 
@@ -77,18 +86,19 @@ class Function:
         self.path = Path(ROOT, props["CodeUri"], f"{module_file}.py")
         self.timeout = int(props.get("Timeout", 3))
         self.memory = int(props.get("MemorySize", 128))
-        self._idle: list[ModuleType] = []
+        self._idle: list[Container] = []
         self._loaded = 0
         self._available = threading.Condition()
+        function_logs.install()
 
-    def _load(self) -> ModuleType:
+    def _load(self) -> Container:
         spec = importlib.util.spec_from_file_location(f"lambda_{self.name}_{self._loaded}", self.path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        return module
+        return Container(module)
 
-    def _acquire(self) -> ModuleType:
+    def _acquire(self) -> Container:
         with self._available:
             while not self._idle and self._loaded >= MAX_CONTAINERS:
                 self._available.wait()
@@ -100,8 +110,10 @@ class Function:
     def invoke(self, event: Any) -> Any:
         container = self._acquire()
         try:
-            handler: Callable[[Any, Any], Any] = getattr(container, self.handler_name)
-            return handler(event, LambdaContext(self.name, self.timeout, self.memory))
+            handler: Callable[[Any, Any], Any] = getattr(container.module, self.handler_name)
+            # Functions run at once on the stack's threads; each logs with its own container's keys.
+            with function_logs.keys_of(container.log_keys):
+                return handler(event, LambdaContext(self.name, self.timeout, self.memory))
         finally:
             with self._available:
                 self._idle.append(container)

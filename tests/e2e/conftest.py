@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,6 +17,9 @@ import requests
 from local.stack import free_port
 from local.template import ROOT
 
+# Where each running stack writes its output (its functions' JSON log lines among it), by URL.
+STACK_LOGS: dict[str, Path] = {}
+
 
 @pytest.fixture(scope="session")
 def stack_url():
@@ -27,6 +31,17 @@ def stack_url():
 def secure_stack_url():
     """Authentication on: the default, enforcing what API Gateway enforces in AWS."""
     yield from _stack("on")
+
+
+@pytest.fixture
+def stack_log(stack_url):
+    """The JSON log lines the stack (auth off) has written so far, each as a dict."""
+
+    def lines() -> list[dict]:
+        text = STACK_LOGS[stack_url].read_text(errors="replace")
+        return [json.loads(line) for line in text.splitlines() if line.startswith('{"level"')]
+
+    return lines
 
 
 def _stack(auth: str):
@@ -52,6 +67,7 @@ def _stack(auth: str):
             raise RuntimeError("the local stack did not become healthy within 60 s")
         time.sleep(0.1)
     print(f"local stack ({auth}) log: {log.name}")
+    STACK_LOGS[url] = Path(log.name)
     yield url
     process.send_signal(signal.SIGINT)
     try:

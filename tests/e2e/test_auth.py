@@ -8,8 +8,10 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 
@@ -163,6 +165,31 @@ def test_the_token_names_the_courier_and_assignment_hides_the_delivery(secure_st
     )
     assert attempt.status_code == 404
     assert verify(url, delivery_id, my_token).status_code == 403  # mine: admitted, the code judged
+
+
+def test_many_devices_of_one_courier_get_tokens_at_once_and_every_token_stays_valid(secure_stack_url):
+    # Given one courier whose devices all ask for a token at the same moment, round after round
+    url, courier_id, devices, rounds = secure_stack_url, f"c-{uuid.uuid4().hex[:8]}", 8, 3
+    handed_out: list[str] = []
+    for _ in range(rounds):
+        together = threading.Barrier(devices)
+
+        def mint(together: threading.Barrier) -> requests.Response:
+            together.wait()
+            return requests.post(f"{url}/local/tokens/courier", json={"courier_id": courier_id}, timeout=30)
+
+        with ThreadPoolExecutor(devices) as pool:
+            answers = list(pool.map(mint, [together] * devices))
+        # Then every device got a token
+        assert [a.status_code for a in answers] == [200] * devices, [a.text for a in answers]
+        handed_out += [a.json()["access_token"] for a in answers]
+    # And every token handed out, the first round's too, still passes the courier routes' authorizer:
+    # the request reaches the function, which judges the (unknown) delivery itself.
+    assert len(set(handed_out)) == devices * rounds
+    for token in handed_out:
+        assert claims_of(token)["username"] == courier_id
+        answer = verify(url, "NEVER-REGISTERED-1", token)
+        assert answer.status_code == 404 and answer.json()["error"]["code"] == "NOT_FOUND", answer.text
 
 
 def test_local_auth_routes_exist_only_with_auth_on(stack_url):
