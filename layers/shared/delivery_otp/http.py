@@ -56,7 +56,13 @@ def raw_body(app: APIGatewayHttpResolver) -> str:
     """The body as text. API Gateway base64-encodes bodies that are not UTF-8: those are refused."""
     event = app.current_event
     if not event.is_base64_encoded:
-        return event.body or ""
+        text = event.body or ""
+        if not text.isascii():
+            try:
+                text.encode()
+            except UnicodeEncodeError as exc:  # an event handed in with unpaired surrogates in its text
+                raise MalformedRequest("the request body is not UTF-8 text") from exc
+        return text
     import base64
     import binascii
 

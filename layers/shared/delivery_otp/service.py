@@ -43,6 +43,7 @@ from delivery_otp.model import (
     DeliveryModel,
     delegate_entries,
     delivery_key,
+    readable,
 )
 from delivery_otp.validation import COURIER_ID, is_delivery_id, parse_date, parse_delegate, parse_registration
 from delivery_otp.wiring import adapters
@@ -115,7 +116,7 @@ def delegates_view(delivery: DeliveryModel) -> list[dict[str, Any]]:
     return [
         {
             "delegate_id": who,
-            "name": entries[who].get("name"),
+            "name": readable(entries[who].get("name")),
             "status": "REVOKED" if entries[who].get("revoked_at") else "ACTIVE",
             "email_undeliverable": bool(entries[who].get("email_undeliverable")),
         }
@@ -559,7 +560,11 @@ def revoke_delegate(delivery_id: str, delegate: str) -> dict[str, Any]:
         return actions, condition
 
     revoked = _write_on_fresh_state(delivery_id, plan)
-    return {"delegate_id": delegate, "name": delegate_entries(revoked)[delegate].get("name"), "status": "REVOKED"}
+    return {
+        "delegate_id": delegate,
+        "name": readable(delegate_entries(revoked)[delegate].get("name")),
+        "status": "REVOKED",
+    }
 
 
 def mark_undeliverable(delivery_id: str, reason: str, addresses: list[str], delegate: str | None = None) -> bool:
