@@ -91,7 +91,7 @@ def request_json(app: APIGatewayHttpResolver) -> dict[str, Any]:
 def courier_actor(app: APIGatewayHttpResolver, body: dict[str, Any]) -> Any:
     """Who is at the door. Behind API Gateway's JWT authorizer the courier id is the token's
     `username`; a body `courier_id` that differs is refused. Without an authorizer (the local stack
-    with LOCAL_AUTH=off) the body's ids are taken as given."""
+    with LOCAL_AUTH=off) the body's ids are taken as given, and the actor says so."""
     from delivery_otp.audit import COURIER, Actor
     from delivery_otp.errors import Forbidden
 
@@ -109,4 +109,4 @@ def courier_actor(app: APIGatewayHttpResolver, body: dict[str, Any]) -> Any:
             raise Forbidden("courier_id differs from the courier the token was issued to")
     else:
         courier_id = claimed
-    return Actor(COURIER, courier_id=courier_id, device_id=text(body.get("device_id")))
+    return Actor(COURIER, courier_id=courier_id, device_id=text(body.get("device_id")), self_declared=not authorizer)

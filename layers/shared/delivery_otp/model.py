@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pynamodb.attributes import (
@@ -47,6 +47,9 @@ class Actor:
     kind: str
     courier_id: str | None = None
     device_id: str | None = None
+    # Nothing but the request's body says who the courier is (no authorizer: the local stack with
+    # authentication off). Never stored.
+    self_declared: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
