@@ -527,8 +527,14 @@ def _handler_for(stack: LocalStack) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(body)
 
         def _dispatch(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
+            declared = self.headers.get("Content-Length") or "0"
+            if not declared.isdigit():  # a body whose end cannot be known: nothing after it can be read
+                self.close_connection = True
+                self._respond(*_json(400, {"message": "Bad Request"}))
+                return
+            length = int(declared)
             if length > MAX_BODY_BYTES:
+                # As API Gateway: refused from its declared size, before it is read.
                 self.close_connection = True
                 self._respond(*_json(413, {"message": "Request Entity Too Large"}))
                 return

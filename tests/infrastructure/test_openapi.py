@@ -24,24 +24,24 @@ METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 DOC_URI = "urn:delivery-otp:openapi"
 
 STOREFRONT = {
-    ("POST", "/deliveries"): {"200", "201", "400", "409", "422"},
+    ("POST", "/deliveries"): {"200", "201", "400", "409", "413", "422"},
     ("GET", "/deliveries/{id}"): {"200", "404"},
     ("GET", "/deliveries/{id}/code"): {"200", "404", "410"},
     ("POST", "/deliveries/{id}/cancel"): {"200", "404", "409"},
     ("GET", "/deliveries/{id}/events"): {"200", "404"},
-    ("PUT", "/deliveries/{id}/courier"): {"200", "404", "409", "422"},
+    ("PUT", "/deliveries/{id}/courier"): {"200", "404", "409", "413", "422"},
     # SPEC 6: the customer's controls.
     ("POST", "/deliveries/{id}/code/resend"): {"200", "404", "410", "423", "429"},
     ("POST", "/deliveries/{id}/code/rotate"): {"200", "404", "410", "423"},
-    ("PUT", "/deliveries/{id}/schedule"): {"200", "404", "409", "422"},
-    ("POST", "/deliveries/{id}/delegates"): {"201", "404", "409", "422"},
+    ("PUT", "/deliveries/{id}/schedule"): {"200", "404", "409", "413", "422"},
+    ("POST", "/deliveries/{id}/delegates"): {"201", "404", "409", "413", "422"},
     ("DELETE", "/deliveries/{id}/delegates/{delegate_id}"): {"200", "404"},
     ("GET", "/deliveries/{id}/receipt"): {"200", "404", "409"},
 }
 PUBLIC = {("GET", "/.well-known/jwks.json"): {"200"}}
 COURIER = {
-    ("POST", "/deliveries/{id}/verifications"): {"200", "400", "403", "404", "409", "410", "422", "423", "429"},
-    ("POST", "/deliveries/{id}/attempts"): {"200", "400", "403", "404", "409", "422"},
+    ("POST", "/deliveries/{id}/verifications"): {"200", "400", "403", "404", "409", "410", "413", "422", "423", "429"},
+    ("POST", "/deliveries/{id}/attempts"): {"200", "400", "403", "404", "409", "413", "422"},
 }
 LOCAL = {
     ("GET", "/local/health"),
@@ -217,7 +217,7 @@ def test_registration_requires_what_the_spec_requires_and_ignores_unknown_fields
     assert props["destination"]["required"] == ["country"]
     assert set(props["order_value"]["required"]) == {"amount", "currency"}
     assert reg.get("additionalProperties", True) is not False
-    assert props["delivery_id"]["pattern"] == "^[A-Za-z0-9._-]{1,64}$"
+    assert props["delivery_id"]["pattern"] == r"^(?!\.+$)[A-Za-z0-9._-]{1,64}$"  # not only dots
     assert props["order_value"]["properties"]["amount"]["type"] == "string"
     assert props["order_value"]["properties"]["amount"]["pattern"] == r"^(0|[1-9][0-9]*)(\.[0-9]{1,4})?$"
     assert props["order_value"]["properties"]["currency"]["pattern"] == "^[A-Z]{3}$"
@@ -307,6 +307,26 @@ def test_each_verification_answer_carries_its_result(doc, status, result):
     elif status != "200":
         assert not check.is_valid({k: v for k, v in body.items() if k != "result"}), "result is required"
         assert "error" in body
+
+
+def test_a_body_over_the_limit_is_413_payload_too_large(doc):
+    from delivery_otp.errors import PayloadTooLarge
+    from delivery_otp.validation import MAX_BODY_BYTES
+
+    for route, op in _operations(doc).items():
+        if "requestBody" in op and not _is_local(route[1]):
+            assert "413" in op["responses"], f"{route} takes a body but documents no 413"
+    too_large = _resolve(doc, doc["components"]["responses"]["PayloadTooLarge"])
+    assert too_large["content"]["application/json"]["example"]["error"]["code"] == PayloadTooLarge.code
+    assert f"{MAX_BODY_BYTES:,}" in too_large["description"]
+
+
+def test_the_delivery_id_pattern_refuses_ids_made_only_of_dots(doc):
+    check = _validator(doc, _pointer("components", "schemas", "Registration", "properties", "delivery_id"))
+    for good in ["IT-000123", "a.", ".a", "..a", "x" * 64]:
+        assert check.is_valid(good), good
+    for bad in [".", "..", "." * 64, "", "x" * 65, "IT/1"]:
+        assert not check.is_valid(bad), bad
 
 
 def test_errors_are_one_shape(doc):

@@ -86,8 +86,25 @@ def route_function(method: str, route: str) -> str:
     return next(fn for m, p, fn in http_routes() if m == method and p == route)
 
 
-def call(method: str, route: str, delivery_id: str | None = None, body: Any = None) -> tuple[int, dict, Any]:
-    """(status, headers, parsed JSON body) as API Gateway would answer."""
-    response = invoke(route_function(method, route), http_event(method, route, delivery_id, body))
-    parsed = json.loads(response["body"]) if response.get("body") else None
-    return response["statusCode"], response.get("headers", {}), parsed
+def call(
+    method: str,
+    route: str,
+    delivery_id: str | None = None,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    event: dict[str, Any] | None = None,
+) -> tuple[int, dict, Any]:
+    """(status, headers, parsed JSON body) as API Gateway would answer (`event`: one built by the caller)."""
+    event = event or http_event(method, route, delivery_id, body, headers)
+    return answer(invoke(route_function(method, route), event))
+
+
+def answer(response: dict[str, Any]) -> tuple[int, dict, Any]:
+    """A handler's result as the caller gets it. The body travels as UTF-8: one that cannot be encoded
+    (an unpaired surrogate in it) never reaches the caller, who gets a 500 from the gateway instead."""
+    raw = response.get("body") or ""
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        return 500, {}, {"message": "Internal Server Error"}
+    return response["statusCode"], response.get("headers", {}), json.loads(raw) if raw else None

@@ -184,3 +184,24 @@ def test_the_verify_function_imports_neither_subdivisions_nor_holiday_calendars(
     )
     result = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    day=st.dates(min_value=date.max - timedelta(days=3)),
+    zone=st.sampled_from(["Pacific/Kiritimati", "Etc/GMT+12", "Europe/Rome", "America/Los_Angeles", "UTC"]),
+)
+def test_the_last_days_of_the_calendar_end_without_overflowing(day, zone):
+    tz = ZoneInfo(zone)
+    end = end_of_day(day, tz)
+    assert end.tzinfo is not None
+    assert not has_ended(day, tz, datetime(2026, 11, 23, tzinfo=UTC))
+    if day < date.max:
+        assert end <= end_of_day(day + timedelta(days=1), tz)
+
+
+def test_no_working_day_after_the_end_of_the_calendar_is_a_plain_error():
+    now = datetime(2026, 11, 23, tzinfo=UTC)
+    for failed_day in (date.max, date.max - timedelta(days=1)):
+        with pytest.raises(ValueError, match="no working day"):
+            next_delivery_date(failed_day, country="IT", subdivision=None, zone=ROME, weekdays=frozenset(), now=now)

@@ -1,7 +1,7 @@
 """Bad input of every kind is refused with the offending field named, before anything is written."""
 
 import pytest
-from delivery_otp.errors import InvalidInput, MalformedRequest
+from delivery_otp.errors import InvalidInput, MalformedRequest, PayloadTooLarge
 from delivery_otp.validation import parse_json_object, parse_registration
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -86,9 +86,59 @@ def test_bodies_that_are_not_json_objects_are_malformed(raw):
         parse_json_object(raw)
 
 
-def test_huge_bodies_are_refused():
-    with pytest.raises(MalformedRequest):
+def test_huge_bodies_are_refused_as_too_large():
+    with pytest.raises(PayloadTooLarge) as raised:
         parse_json_object('{"a": "' + "x" * 70_000 + '"}')
+    assert raised.value.status == 413 and raised.value.code == "PAYLOAD_TOO_LARGE"
+
+
+def test_the_body_limit_counts_bytes_not_characters():
+    parse_json_object('{"a": "' + "x" * 65_000 + '"}')
+    with pytest.raises(PayloadTooLarge):
+        parse_json_object('{"a": "' + "\u00e9" * 40_000 + '"}')  # 40,000 characters, 80,000 bytes
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ('{"device_id": "d-\\ud800"}', "device_id"),
+        ('{"recipient": {"name": "\\udfff Rossi"}}', "recipient.name"),
+        ('{"gift_wrap": ["ok", {"note": "\\ud83d"}]}', "gift_wrap[1].note"),
+        ('{"x\\ud800y": 1}', "x\\ud800y"),
+    ],
+)
+def test_an_unpaired_surrogate_anywhere_in_a_body_is_refused_naming_where(raw, field):
+    with pytest.raises(InvalidInput) as raised:
+        parse_json_object(raw)
+    assert raised.value.field == field and raised.value.status == 422
+    raised.value.message.encode()  # the answer itself can be sent
+
+
+def test_a_surrogate_pair_spelt_as_two_escapes_is_one_character():
+    assert parse_json_object('{"name": "\\ud83d\\ude00"}') == {"name": "\U0001f600"}
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x1f", "\x7f", "\x85", "\x9f", "\ud800"])
+@pytest.mark.parametrize(
+    "overrides",
+    ["order_id", "recipient__name", "recipient__email", "recipient__locale", "destination__postal_code"],
+)
+def test_every_stored_text_field_refuses_control_characters_and_surrogates(overrides, char):
+    with pytest.raises(InvalidInput) as raised:
+        parse_registration(registration(**{overrides: f"ab{char}cd"}))
+    assert raised.value.field == overrides.replace("__", ".")
+
+
+@pytest.mark.parametrize("delivery_id", [".", "..", "...", "." * 64])
+def test_ids_made_only_of_dots_cannot_be_registered(delivery_id):
+    with pytest.raises(InvalidInput) as raised:
+        parse_registration(registration(delivery_id=delivery_id))
+    assert raised.value.field == "delivery_id"
+
+
+def test_ids_with_dots_among_other_characters_are_fine():
+    for delivery_id in ["a.", ".a", "..a..", "IT.000123"]:
+        assert parse_registration(registration(delivery_id=delivery_id)).delivery_id == delivery_id
 
 
 @given(

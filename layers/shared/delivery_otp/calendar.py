@@ -17,6 +17,8 @@ from delivery_otp import geo
 
 # A delivery that cannot find a working day within a year points at a broken calendar configuration.
 _MAX_SEARCH_DAYS = 400
+# Stands for the end of a day that ends past what datetime can hold.
+END_OF_TIME = datetime.max.replace(tzinfo=UTC)
 
 
 def end_of_day(day: date, zone: ZoneInfo) -> datetime:
@@ -25,13 +27,21 @@ def end_of_day(day: date, zone: ZoneInfo) -> datetime:
     Local midnight may fall in a DST gap (it then does not exist) or a fold (it happens twice). zoneinfo
     maps a gap to the instant the clocks jump, which is the first instant of the new day, and fold=0 picks
     the first of two midnights; the loop below guards zones with exotic transitions anyway.
+
+    The calendar's last day (``date.max``) has no next day to start: its end, like any end past what
+    ``datetime`` can hold, is given as the last instant it can hold, which no clock reaches.
     """
+    if day == date.max:
+        return END_OF_TIME
     following = day + timedelta(days=1)
-    instant = datetime.combine(following, time(0), tzinfo=zone).astimezone(UTC)
-    while instant.astimezone(zone).date() < following:
-        instant += timedelta(minutes=15)
-    while (instant - timedelta(minutes=15)).astimezone(zone).date() >= following:
-        instant -= timedelta(minutes=15)
+    try:
+        instant = datetime.combine(following, time(0), tzinfo=zone).astimezone(UTC)
+        while instant.astimezone(zone).date() < following:
+            instant += timedelta(minutes=15)
+        while (instant - timedelta(minutes=15)).astimezone(zone).date() >= following:
+            instant -= timedelta(minutes=15)
+    except OverflowError:
+        return END_OF_TIME
     return instant
 
 
@@ -100,6 +110,8 @@ def next_delivery_date(
     """
     day = failed_day
     for _ in range(_MAX_SEARCH_DAYS):
+        if day == date.max:
+            break  # the calendar ends here: no next day at all
         day += timedelta(days=1)
         if is_working_day(day, country, subdivision, weekdays) and not has_ended(day, zone, now):
             return day

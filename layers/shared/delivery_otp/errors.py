@@ -34,6 +34,11 @@ class MalformedRequest(DomainError):
     code = "MALFORMED_REQUEST"
 
 
+class PayloadTooLarge(DomainError):
+    status = 413
+    code = "PAYLOAD_TOO_LARGE"
+
+
 class NotFound(DomainError):
     status = 404
     code = "NOT_FOUND"

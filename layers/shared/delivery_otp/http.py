@@ -56,7 +56,13 @@ def raw_body(app: APIGatewayHttpResolver) -> str:
     """The body as text. API Gateway base64-encodes bodies that are not UTF-8: those are refused."""
     event = app.current_event
     if not event.is_base64_encoded:
-        return event.body or ""
+        text = event.body or ""
+        if not text.isascii():
+            try:
+                text.encode()
+            except UnicodeEncodeError as exc:  # an event handed in with unpaired surrogates in its text
+                raise MalformedRequest("the request body is not UTF-8 text") from exc
+        return text
     import base64
     import binascii
 
@@ -85,7 +91,7 @@ def request_json(app: APIGatewayHttpResolver) -> dict[str, Any]:
 def courier_actor(app: APIGatewayHttpResolver, body: dict[str, Any]) -> Any:
     """Who is at the door. Behind API Gateway's JWT authorizer the courier id is the token's
     `username`; a body `courier_id` that differs is refused. Without an authorizer (the local stack
-    with LOCAL_AUTH=off) the body's ids are taken as given."""
+    with LOCAL_AUTH=off) the body's ids are taken as given, and the actor says so."""
     from delivery_otp.audit import COURIER, Actor
     from delivery_otp.errors import Forbidden
 
@@ -103,4 +109,4 @@ def courier_actor(app: APIGatewayHttpResolver, body: dict[str, Any]) -> Any:
             raise Forbidden("courier_id differs from the courier the token was issued to")
     else:
         courier_id = claimed
-    return Actor(COURIER, courier_id=courier_id, device_id=text(body.get("device_id")))
+    return Actor(COURIER, courier_id=courier_id, device_id=text(body.get("device_id")), self_declared=not authorizer)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pynamodb.attributes import (
@@ -47,6 +47,9 @@ class Actor:
     kind: str
     courier_id: str | None = None
     device_id: str | None = None
+    # Nothing but the request's body says who the courier is (no authorizer: the local stack with
+    # authentication off). Never stored.
+    self_declared: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -76,8 +79,23 @@ def encode_event(event: AuditEvent) -> str:
     return json.dumps(fields, separators=(",", ":"))
 
 
+def readable(value: Any) -> Any:
+    """Stored text as it can be sent back: UTF-8 cannot carry an unpaired surrogate (JSON can spell one,
+    `"\\ud800"`), which earlier versions let into the audit trail from a courier's `device_id`; each reads
+    as U+FFFD, so reading a trail (and signing its receipt) never fails. Anything but text is as it was."""
+    if not isinstance(value, str) or value.isascii():
+        return value
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        # Through UTF-16: a pair that was split across two escapes joins up, a lone half becomes U+FFFD.
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
+
+
 def decode_event(text: str) -> AuditEvent:
-    kind, at, issue, actor, courier, device, outcome = [*json.loads(text), None, None, None, None, None][:7]
+    stored = [readable(value) for value in json.loads(text)]
+    kind, at, issue, actor, courier, device, outcome = [*stored, None, None, None, None, None][:7]
     return AuditEvent(kind, at, Actor(actor, courier, device), int(issue) if issue is not None else None, outcome)
 
 
@@ -88,7 +106,7 @@ def _event_from_map(value: dict[str, Any]) -> AuditEvent:
         if not attribute or "NULL" in attribute:
             return None
         (kind, raw), *_ = attribute.items()
-        return int(raw) if kind == "N" else raw
+        return int(raw) if kind == "N" else readable(raw)
 
     actor = value.get("actor", {}).get("M", {})
     return AuditEvent(

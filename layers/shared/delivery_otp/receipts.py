@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from delivery_otp.errors import Conflict
-from delivery_otp.model import DELIVERED, RECIPIENT, delegate_entries
+from delivery_otp.model import DELIVERED, RECIPIENT, delegate_entries, readable
 from delivery_otp.service import load
 from delivery_otp.wiring import adapters
 
@@ -70,7 +70,7 @@ def _receiver(delivery: Any) -> dict[str, Any]:
     if not who or who == RECIPIENT:
         return {"kind": "recipient"}
     entry = delegate_entries(delivery).get(who, {})
-    return {"kind": "delegate", "delegate_id": who, "name": entry.get("name")}
+    return {"kind": "delegate", "delegate_id": who, "name": readable(entry.get("name"))}
 
 
 def receipt(delivery_id: str) -> dict[str, Any]:
@@ -83,7 +83,7 @@ def receipt(delivery_id: str) -> dict[str, Any]:
         "iss": ISSUER,
         "sub": delivery.delivery_id,
         "iat": int(now.timestamp()),
-        "order_id": delivery.order_id,
+        "order_id": readable(delivery.order_id),
         "delivered_at": delivery.delivered_at,
         "issue_number": int(delivery.delivered_issue) if delivery.delivered_issue is not None else None,
         **_handover(delivery),

@@ -43,6 +43,7 @@ from delivery_otp.model import (
     DeliveryModel,
     delegate_entries,
     delivery_key,
+    readable,
 )
 from delivery_otp.validation import COURIER_ID, is_delivery_id, parse_date, parse_delegate, parse_registration
 from delivery_otp.wiring import adapters
@@ -115,7 +116,7 @@ def delegates_view(delivery: DeliveryModel) -> list[dict[str, Any]]:
     return [
         {
             "delegate_id": who,
-            "name": entries[who].get("name"),
+            "name": readable(entries[who].get("name")),
             "status": "REVOKED" if entries[who].get("revoked_at") else "ACTIVE",
             "email_undeliverable": bool(entries[who].get("email_undeliverable")),
         }
@@ -156,14 +157,13 @@ def register(body: dict[str, Any]) -> Answer:
     zone = ZoneInfo(registration.timezone)
     repository = adapters().deliveries
 
+    _within_reach(registration.delivery_date, zone, now)
     if has_ended(registration.delivery_date, zone, now):
         # A storefront retrying yesterday's identical request still gets its delivery back.
         existing = repository.get(registration.delivery_id)
         if existing is not None:
             return _repeat(existing, registration.request_hash, now)
         raise DateAlreadyEnded(f"delivery_date: {registration.delivery_date} has already ended at the destination")
-    if registration.delivery_date > local_date(now, zone) + timedelta(days=settings().max_days_ahead):
-        raise InvalidInput("delivery_date", f"must be within {settings().max_days_ahead} days from today")
 
     required = policy.code_required(
         settings(),
@@ -214,6 +214,13 @@ def register(body: dict[str, Any]) -> Answer:
     if existing is None:
         return Answer(201, view(delivery, now))
     return _repeat(existing, registration.request_hash, now)
+
+
+def _within_reach(day: date, zone: ZoneInfo, now: datetime) -> None:
+    """A day the caller sent is checked against the latest day allowed before anything computes its end:
+    the last days of the calendar (9999-12-31, a common "no date") have no next day to end at."""
+    if day > local_date(now, zone) + timedelta(days=settings().max_days_ahead):
+        raise InvalidInput("delivery_date", f"must be within {settings().max_days_ahead} days from today")
 
 
 def _repeat(existing: DeliveryModel, request_hash: str, now: datetime) -> Answer:
@@ -403,10 +410,9 @@ def reschedule(delivery_id: str, body: dict[str, Any]) -> dict[str, Any]:
     now = adapters().clock.now()
     delivery = load(delivery_id)
     zone = zone_of(delivery)
+    _within_reach(day, zone, now)
     if has_ended(day, zone, now):
         raise DateAlreadyEnded(f"delivery_date: {day} has already ended at the destination")
-    if day > local_date(now, zone) + timedelta(days=settings().max_days_ahead):
-        raise InvalidInput("delivery_date", f"must be within {settings().max_days_ahead} days from today")
     if delivery.status not in OPEN_STATES:
         raise Conflict(f"delivery {delivery_id!r} is {delivery.status.lower()}: it can no longer be rescheduled")
     if delivery.status == LOCKED and day == day_of(delivery):
@@ -554,7 +560,11 @@ def revoke_delegate(delivery_id: str, delegate: str) -> dict[str, Any]:
         return actions, condition
 
     revoked = _write_on_fresh_state(delivery_id, plan)
-    return {"delegate_id": delegate, "name": delegate_entries(revoked)[delegate].get("name"), "status": "REVOKED"}
+    return {
+        "delegate_id": delegate,
+        "name": readable(delegate_entries(revoked)[delegate].get("name")),
+        "status": "REVOKED",
+    }
 
 
 def mark_undeliverable(delivery_id: str, reason: str, addresses: list[str], delegate: str | None = None) -> bool:

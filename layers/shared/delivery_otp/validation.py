@@ -15,10 +15,11 @@ from decimal import Decimal
 from typing import Any
 
 from delivery_otp import geo
-from delivery_otp.errors import InvalidInput, MalformedRequest
+from delivery_otp.errors import InvalidInput, MalformedRequest, PayloadTooLarge
 
 MAX_BODY_BYTES = 64 * 1024
-DELIVERY_ID = re.compile(r"[A-Za-z0-9._-]{1,64}", re.ASCII)
+# Not only dots: "." and ".." cannot be the {id} of a URL path (clients and proxies resolve them away).
+DELIVERY_ID = re.compile(r"(?!\.+$)[A-Za-z0-9._-]{1,64}", re.ASCII)
 AMOUNT = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]{1,4})?", re.ASCII)
 CURRENCY = re.compile(r"[A-Z]{3}", re.ASCII)
 COUNTRY = re.compile(r"[A-Z]{2}", re.ASCII)
@@ -27,20 +28,67 @@ EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f.]+(\.[^@\s\x00
 LOCALE = re.compile(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}", re.ASCII)
 COURIER_ID = re.compile(r"[A-Za-z0-9._@+-]{1,128}", re.ASCII)
 ATTEMPT_OUTCOMES = frozenset({"RECIPIENT_UNAVAILABLE", "CODE_NOT_PROVIDED", "ACCESS_PROBLEM"})
+# Control characters (C0, DEL and C1, NUL included) in no text we keep: they garble logs, emails and
+# the receipts people read, and no name, address or id needs one.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def parse_json_object(raw: str | bytes | None) -> dict[str, Any]:
     if raw is None or raw == "" or raw == b"":
         raise MalformedRequest("the request body is empty; a JSON object is expected")
-    if len(raw) > MAX_BODY_BYTES:
-        raise MalformedRequest(f"the request body is larger than {MAX_BODY_BYTES} bytes")
+    if _size(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"the request body is larger than {MAX_BODY_BYTES} bytes")
     try:
         parsed = json.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise MalformedRequest("the request body is not valid JSON") from exc
     if not isinstance(parsed, dict):
         raise MalformedRequest("the request body must be a JSON object")
+    _refuse_non_text(parsed)
     return parsed
+
+
+def _size(raw: str | bytes) -> int:
+    """Bytes on the wire (the limit is in bytes, and a character may take four)."""
+    if isinstance(raw, bytes) or raw.isascii():
+        return len(raw)
+    return len(raw.encode("utf-8", "surrogatepass"))
+
+
+def unencodable(text: str) -> str | None:
+    """The first character UTF-8 cannot carry, or None. JSON can spell an unpaired surrogate
+    (`"\\ud800"`), but it is no character: it could be neither stored nor sent back."""
+    if text.isascii():
+        return None
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        return text[exc.start]
+    return None
+
+
+def _not_text(field: str, char: str) -> InvalidInput:
+    return InvalidInput(field, f"must be Unicode text: \\u{ord(char):04x} is an unpaired surrogate, not a character")
+
+
+def _refuse_non_text(body: dict[str, Any]) -> None:
+    """Every string of the body, field names and fields nobody reads included (a request's fingerprint
+    covers all of it), must be text UTF-8 can carry. The offending field is named by its path."""
+    pending: list[tuple[str, Any]] = [("", body)]
+    while pending:  # iterative: a body nests as deep as JSON lets it
+        path, value = pending.pop()
+        if isinstance(value, str):
+            if (char := unencodable(value)) is not None:
+                raise _not_text(path, char)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                name = key.encode("utf-8", "backslashreplace").decode()
+                name = f"{path}.{name}" if path else name
+                if (char := unencodable(key)) is not None:
+                    raise _not_text(name, char)
+                pending.append((name, item))
+        elif isinstance(value, list):
+            pending.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
 
 
 def is_delivery_id(value: object) -> bool:
@@ -70,7 +118,9 @@ def _string(obj: dict[str, Any], key: str, field: str, *, required: bool, max_le
         raise InvalidInput(field, "must not be empty")
     if len(value) > max_length:
         raise InvalidInput(field, f"must be at most {max_length} characters")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    if (char := unencodable(value)) is not None:
+        raise _not_text(field, char)
+    if CONTROL.search(value):
         raise InvalidInput(field, "must not contain control characters")
     return value
 
@@ -105,7 +155,8 @@ class Registration:
 def request_fingerprint(body: dict[str, Any]) -> str:
     """Equal JSON, equal fingerprint: key order and white space do not make a request different."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    # surrogatepass: a body handed in directly (not through parse_json_object) still gets a fingerprint.
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def parse_registration(body: dict[str, Any]) -> Registration:
@@ -113,7 +164,7 @@ def parse_registration(body: dict[str, Any]) -> Registration:
     if delivery_id is None:
         raise InvalidInput("delivery_id", "is required")
     if not is_delivery_id(delivery_id):
-        raise InvalidInput("delivery_id", "must be 1 to 64 of A-Z, a-z, 0-9, '.', '_', '-'")
+        raise InvalidInput("delivery_id", "must be 1 to 64 of A-Z, a-z, 0-9, '.', '_', '-', and not only dots")
     order_id = _string(body, "order_id", "order_id", required=True, max_length=128)
 
     recipient = _object(body, "recipient", required=True)

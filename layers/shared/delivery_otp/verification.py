@@ -20,6 +20,7 @@ from delivery_otp.errors import (
     Conflict,
     DependencyUnavailable,
     InvalidInput,
+    NotFound,
     TooManyRequests,
     unknown_delivery,
 )
@@ -109,6 +110,21 @@ def hidden_from(delivery: DeliveryModel, actor: Actor) -> bool:
     return delivery.assigned_courier is not None and delivery.assigned_courier != actor.courier_id
 
 
+def _seen_by(delivery_id: str, delivery: DeliveryModel | None, actor: Actor) -> DeliveryModel:
+    """The delivery, when this courier may see it. Otherwise the answer is byte for byte an unknown
+    id's, so ids cannot be probed; only where nothing proves who the courier is (no authorizer: the
+    local stack with authentication off, where anybody may name any courier) does it say why."""
+    if delivery is not None and not hidden_from(delivery, actor):
+        return delivery
+    if delivery is None or not actor.self_declared:
+        raise unknown_delivery(delivery_id)
+    named = f"names courier {actor.courier_id!r}" if actor.courier_id else "names no courier"
+    raise NotFound(
+        f"delivery {delivery_id!r} is not registered for this courier: it may be assigned to a courier, and"
+        f" this request {named} (without sign-in, the body's courier_id names the courier)"
+    )
+
+
 def _assigned_to(actor: Actor) -> Any:
     unassigned = DeliveryModel.assigned_courier.does_not_exist()
     return unassigned | (DeliveryModel.assigned_courier == actor.courier_id) if actor.courier_id else unassigned
@@ -166,8 +182,7 @@ def verify(delivery_id: str, body: dict[str, Any], actor: Actor) -> Answer:
     repository = adapters().deliveries
     if not codes.is_well_formed(candidate):
         delivery = load(delivery_id)  # an unknown (or hidden) delivery answers 404 before malformed input
-        if hidden_from(delivery, actor):
-            raise unknown_delivery(delivery_id)
+        _seen_by(delivery_id, delivery, actor)
         raise InvalidInput("code", "must be exactly 6 digits 0-9")
     code: str = candidate  # type: ignore[assignment]
 
@@ -204,8 +219,7 @@ def verify(delivery_id: str, body: dict[str, Any], actor: Actor) -> Answer:
             delivery = result.item
         elif delivery is None:  # the courier refused a right code before the delivery was ever seen
             delivery = repository.get(delivery_id)
-        if delivery is None or hidden_from(delivery, actor):
-            raise unknown_delivery(delivery_id)
+        delivery = _seen_by(delivery_id, delivery, actor)
         verdict = _judge(delivery, now)
         if verdict is not None:
             repository.update(
@@ -330,15 +344,13 @@ def report_attempt(delivery_id: str, body: dict[str, Any], actor: Actor) -> dict
         raise unknown_delivery(delivery_id)
     if not isinstance(outcome, str) or outcome not in ATTEMPT_OUTCOMES:
         delivery = load(delivery_id)
-        if hidden_from(delivery, actor):
-            raise unknown_delivery(delivery_id)
+        _seen_by(delivery_id, delivery, actor)
         raise InvalidInput("outcome", f"must be one of {', '.join(sorted(ATTEMPT_OUTCOMES))}")
     now = adapters().clock.now()
     repository = adapters().deliveries
     delivery = repository.get(delivery_id)
     for _ in range(_MAX_WRITE_ROUNDS):
-        if delivery is None or hidden_from(delivery, actor):
-            raise unknown_delivery(delivery_id)
+        delivery = _seen_by(delivery_id, delivery, actor)
         if delivery.status == REQUEUED:
             break
         if delivery.status not in (SCHEDULED, LOCKED):
