@@ -7,7 +7,7 @@ The stream carries no code (only the nonce and a keyed MAC), so the sender re-de
   never merged however close together. These are marked after SES took them (at least once: only a send
   whose mark was lost with SES's answer goes out again).
 - to each live delegate, the live issue's email. It is claimed before it reaches SES: one conditional
-  write per delivery, on condition that the delegate is still live and the issue still the one read,
+  write per delivery, on condition that the delegate is still live and the issue number the one read,
   records its EMAIL_SENT and a lease (`sending_until`). A delegate revoked before that write is never
   mailed; one revoked after it was mailed before the revocation, as the trail says. Once SES took it,
   `emailed_issue` is set and the lease removed; a send SES refused releases its lease at once, and a
@@ -182,7 +182,7 @@ class _Write:
 
 
 def _claim(plan: Plan, lease: int, now: datetime) -> _Write:
-    """The delegates' sends claimed and recorded: only while each is live and the issue is the one read."""
+    """The delegates' sends claimed and recorded: only while each is live and the issue number is the one read."""
     item = plan.item
     issue = int(item.issue_number)
     write = _Write(
