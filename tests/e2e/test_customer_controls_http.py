@@ -4,7 +4,9 @@ and moves the delivery to another day; each time the right email reaches the mai
 from __future__ import annotations
 
 import json
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -52,6 +54,70 @@ def test_resend_rotate_and_reschedule_reach_the_mailbox(stack_url):
     assert refused.status_code == 429 and refused.json()["error"]["code"] == "TOO_MANY_RESENDS"
     types = [e["type"] for e in requests.get(f"{base}/events", timeout=5).json()["events"]]
     assert types.count("CODE_RESENT") == 3 and "ROTATED" in types and "RESCHEDULED" in types
+
+
+def _at_once(calls: list) -> list:
+    """Each call on a thread of its own, released together."""
+    start = threading.Barrier(len(calls))
+
+    def run(call):
+        start.wait()
+        return call()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def _events(base: str) -> list[tuple[str, int | None, str | None]]:
+    answer = requests.get(f"{base}/events", timeout=5).json()["events"]
+    return [(e["type"], e["issue_number"], e["outcome"]) for e in answer]
+
+
+def test_resends_asked_at_once_each_reach_the_mailbox(stack_url):
+    set_clock(stack_url, "2026-11-23T09:00:00+01:00")
+    for _ in range(3):
+        emails = [f"res-{uuid.uuid4().hex[:8]}@example.com" for _ in range(3)]
+        bases = []
+        for email in emails:
+            body = factories.registration(recipient={"email": email, "locale": "en"})
+            assert requests.post(f"{stack_url}/deliveries", json=body, timeout=10).status_code == 201
+            bases.append(f"{stack_url}/deliveries/{body['delivery_id']}")
+        # Nine resends in flight at once, three per delivery, right after its first email was asked for.
+        answers = _at_once([lambda b=b: requests.post(f"{b}/code/resend", timeout=30) for b in bases for _ in range(3)])
+        assert sorted(a.status_code for a in answers) == [200] * 9
+        assert sorted(a.json()["resends_left_today"] for a in answers) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+        for email, base in zip(emails, bases, strict=True):
+            mailbox(stack_url, email, 4)
+            assert len(mailbox(stack_url, email, 5, deadline_s=0)) == 4  # its first email and one per resend
+            sent = [outcome for kind, _, outcome in _events(base) if kind == "EMAIL_SENT"]
+            assert sent == [None, "resend", "resend", "resend"]
+
+
+def test_a_delegate_named_then_revoked_back_to_back_is_never_mailed_once_revoked(stack_url):
+    set_clock(stack_url, "2026-11-23T09:00:00+01:00")
+    for _ in range(3):
+        bases = []
+        for _ in range(4):
+            body = factories.registration(recipient={"email": f"own-{uuid.uuid4().hex[:8]}@example.com"})
+            assert requests.post(f"{stack_url}/deliveries", json=body, timeout=10).status_code == 201
+            bases.append(f"{stack_url}/deliveries/{body['delivery_id']}")
+
+        def name_and_revoke(base: str) -> tuple[str, str, str]:
+            email = f"dlg-{uuid.uuid4().hex[:8]}@example.com"
+            named = requests.post(f"{base}/delegates", json={"name": "Marco Bianchi", "email": email}, timeout=30)
+            assert named.status_code == 201, named.text
+            who = named.json()["delegate_id"]
+            assert requests.delete(f"{base}/delegates/{who}", timeout=30).status_code == 200
+            return base, who, email
+
+        # Eight requests at once: on each of four deliveries, two delegates each named then revoked.
+        for base, who, email in _at_once([lambda b=b: name_and_revoke(b) for b in bases for _ in range(2)]):
+            mails = mailbox(stack_url, email, 1, deadline_s=0)
+            events = _events(base)
+            sent = [i for i, e in enumerate(events) if e[0] == "EMAIL_SENT" and e[2] == f"delegate:{who}"]
+            revoked = events.index(("DELEGATE_REVOKED", None, who))
+            assert len(mails) == len(sent) <= 1, events
+            assert all(i < revoked for i in sent), events  # mailed only if recorded before the revocation
 
 
 def test_a_wrong_code_at_the_door_alerts_the_recipient_once(stack_url):

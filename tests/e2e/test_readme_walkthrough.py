@@ -36,6 +36,9 @@ def test_the_readme_walkthrough_delivers_the_parcel(secure_stack_url):
     assert '"status":"REQUEUED"' in out
     assert '"RotationFunction": {"shards_queued": 16' in out
     assert '"resends_left_today":2' in out and '["CODE_RESENT",1,null]' in out
+    # Maria's inbox after the resend and the replacement asked back to back: the resend arrived too.
+    assert len(re.findall(r"^.*codice di consegna per lunedì 23 novembre 2026 \(ordine ", out, re.M)) == 3
+    assert re.search(r'\["EMAIL_SENT",[12],"resend"\]', out)
     assert '["ROTATED",2,"customer request"]' in out  # the leaked code replaced, then the night's rotation
     assert '"issue_number":3' in out
     assert '"delegate_id":"dlg-1"' in out and '{"delegate_id":"dlg-2","name":"Sophie Martin","status":"REVOKED"}' in out

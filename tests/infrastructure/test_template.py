@@ -737,6 +737,13 @@ def test_the_email_stream_retries_bisects_and_reports_partial_failures() -> None
     assert props["ParallelizationFactor"] == 10
 
 
+def test_a_delegate_email_claim_outlives_the_email_function_that_made_it() -> None:
+    """A claim's lease may be taken over only once the sender that made it can no longer be running."""
+    from delivery_otp.notifications import LEASE_SECONDS
+
+    assert int(functions()["EmailFunction"]["Timeout"]) < LEASE_SECONDS
+
+
 def test_unsent_emails_land_in_the_email_dead_letter_queue() -> None:
     on_failure = _stream_event()["DestinationConfig"]["OnFailure"]
     queue = _resource("EmailDeadLetterQueue")["Properties"]

@@ -303,23 +303,44 @@ def test_a_bounce_of_a_delegate_email_marks_only_that_delegate(clock, sent_mail)
     assert len(sent_mail(adapters().deliveries.get(delivery_id).email)) == 1
 
 
-def test_a_revocation_while_the_emails_go_out_keeps_both_marks(clock, sent_mail, monkeypatch):
+def test_a_delegate_revoked_between_the_senders_read_and_its_claim_gets_no_email(clock, sent_mail, monkeypatch):
     delivery_id, _ = registered()
-    first, _ = named(delivery_id)
-    second, _ = named(delivery_id, "Anna Verdi")
+    first, first_address = named(delivery_id)
+    second, second_address = named(delivery_id, "Anna Verdi")
     repository = adapters().deliveries
     read = repository.get_many
 
     def read_then_revoke(ids):
         found = read(ids)
-        service.revoke_delegate(delivery_id, second)  # lands between the sender's read and its marks
+        service.revoke_delegate(delivery_id, second)  # lands between the sender's read and its claim
         return found
 
     monkeypatch.setattr(repository, "get_many", read_then_revoke)
     email_now(delivery_id)
     monkeypatch.setattr(repository, "get_many", read)
-    assert outcomes(delivery_id, "EMAIL_SENT") == [None, f"delegate:{first}", f"delegate:{second}"]
+    assert sent_mail(second_address) == []
+    assert len(sent_mail(first_address)) == 1
+    assert outcomes(delivery_id, "EMAIL_SENT") == [f"delegate:{first}", None]
     entries = repository.get(delivery_id).delegates.as_dict()
     assert entries[second]["revoked_at"] and entries[first]["emailed_issue"] == 1
+    assert "sending_until" not in entries[first]  # SES took it: the claim is settled
     email_now(delivery_id)  # marked: nothing is sent twice
-    assert outcomes(delivery_id, "EMAIL_SENT") == [None, f"delegate:{first}", f"delegate:{second}"]
+    assert len(sent_mail(first_address)) == 1 and sent_mail(second_address) == []
+
+
+def test_a_delegate_revoked_after_the_claim_was_mailed_before_the_revocation_as_the_trail_says(clock, sent_mail):
+    delivery_id, _ = registered()
+    delegate, address = named(delivery_id)
+    events = adapters().mailer._ses().meta.events
+
+    def revoke_now(**_):
+        service.revoke_delegate(delivery_id, delegate)  # the claim is written: SES is being called
+
+    events.register("before-call.ses.SendBulkTemplatedEmail", revoke_now)
+    try:
+        email_now(delivery_id)
+    finally:
+        events.unregister("before-call.ses.SendBulkTemplatedEmail", revoke_now)
+    assert len(sent_mail(address)) == 1
+    trail = [(e["type"], e["outcome"]) for e in service.audit_trail(delivery_id)["events"]]
+    assert trail.index(("EMAIL_SENT", f"delegate:{delegate}")) < trail.index(("DELEGATE_REVOKED", delegate))

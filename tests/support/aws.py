@@ -56,3 +56,36 @@ def moto_with_template(suffix: str, server: Callable[[int], Any] = start_moto) -
         running.stop()
         os.environ.clear()
         os.environ.update(saved)
+
+
+class StreamTail:
+    """The deliveries table's stream from the moment this is made, its records shaped as Lambda's event
+    source mapping hands them over (so a test can feed the email function what AWS would)."""
+
+    def __init__(self, table_name: str) -> None:
+        self.streams = boto3.client("dynamodbstreams", region_name=REGION)
+        table = boto3.client("dynamodb", region_name=REGION).describe_table(TableName=table_name)["Table"]
+        self.arn = table["LatestStreamArn"]
+        shards = self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]
+        self.iterators = {
+            shard["ShardId"]: self.streams.get_shard_iterator(
+                StreamArn=self.arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
+            )["ShardIterator"]
+            for shard in shards
+        }
+
+    def records(self) -> list[dict[str, Any]]:
+        """What was written since the last call, oldest first."""
+        import json
+
+        fresh: list[dict[str, Any]] = []
+        for shard, iterator in self.iterators.items():
+            while True:
+                page = self.streams.get_records(ShardIterator=iterator, Limit=1000)
+                iterator = page["NextShardIterator"]
+                fresh += page["Records"]
+                if not page["Records"]:
+                    break
+            self.iterators[shard] = iterator
+        shaped = json.loads(json.dumps(fresh, default=lambda instant: int(instant.timestamp())))
+        return [{**record, "eventSourceARN": self.arn} for record in shaped]

@@ -179,7 +179,8 @@ class DeliveryModel(Model):
     wrong_attempts = NumberAttribute(default=0)
     life_wrong_attempts = NumberAttribute(default=0)
     emailed_issue = NumberAttribute(default=0)
-    # Resends of the live code: a counter the email consumer follows, and today's count (3 a day).
+    # Resends of the live code: a counter the email consumer follows (one email per step up to it from
+    # `emailed_resend`), and today's count (3 a day).
     resend_seq = NumberAttribute(null=True)
     emailed_resend = NumberAttribute(null=True)
     resend_day = UnicodeAttribute(null=True)
@@ -194,7 +195,9 @@ class DeliveryModel(Model):
     assigned_courier = UnicodeAttribute(null=True)
 
     # Delegates (SPEC 6): people the customer trusts to receive the parcel, each with a code of their
-    # own. `delegates` maps an id to {name, email, locale, added_at, revoked_at, emailed_issue};
+    # own. `delegates` maps an id to {name, email, locale, added_at, revoked_at, emailed_issue,
+    # sending_issue, sending_until}: the last issue SES took for them, the last one whose send was
+    # claimed (and recorded), and that claim's lease until SES answers (0: released for a retry);
     # `delegate_count` numbers them; `live_delegates` are those not revoked; `delegates_version`
     # moves with every change, so a write built from an older view of them is refused.
     delegates = MapAttribute(null=True)  # type: ignore[var-annotated]

@@ -1,15 +1,26 @@
-"""Code emails, driven by the table's stream: a new issue number on a delivery means a new code to send.
+"""Code emails, driven by the table's stream: a record only says which delivery to look at; what is owed
+is read from the delivery itself (one strongly consistent BatchGetItem for the batch).
 
-The stream carries no code (only the nonce and a keyed MAC), so the sender re-derives it. Sending is
-at-least-once per issue and guarded so it is never twice in practice: the items are re-read before
-sending (a newer issue or an already-sent mark skips them) and each mark is a conditional write after
-SES accepted the message. A stream batch is sent in bulk: 50 recipients per SES call. A send that
-fails is reported, so its record is retried and, in the end, parked in the dead-letter queue: never
-lost silently.
+The stream carries no code (only the nonce and a keyed MAC), so the sender re-derives it. Owed:
+- to the recipient, the live issue's email until `emailed_issue` reaches it, and one email for each
+  resend until `emailed_resend` reaches `resend_seq`: each resend has its own number, so resends are
+  never merged however close together. These are marked after SES took them (at least once: only a send
+  whose mark was lost with SES's answer goes out again).
+- to each live delegate, the live issue's email. It is claimed before it reaches SES: one conditional
+  write per delivery, on condition that the delegate is still live and the issue number the one read,
+  records its EMAIL_SENT and a lease (`sending_until`). A delegate revoked before that write is never
+  mailed; one revoked after it was mailed before the revocation, as the trail says. Once SES took it,
+  `emailed_issue` is set and the lease removed; a send SES refused releases its lease at once, and a
+  lease left by a sender that died runs out, so the retried record sends it again.
+
+A stream batch is sent in bulk: 50 recipients per SES call. A send that fails is reported, so its record
+is retried and, in the end, parked in the dead-letter queue: never lost silently.
 """
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,9 +29,16 @@ from delivery_otp import audit, codes
 from delivery_otp.audit import Actor
 from delivery_otp.email_render import render_code_email
 from delivery_otp.errors import DependencyUnavailable
-from delivery_otp.model import DeliveryModel, delegate_entries
-from delivery_otp.service import ROTATION_BATCH, code_is_live
+from delivery_otp.model import SCHEDULED, DeliveryModel, delegate_entries
+from delivery_otp.service import ROTATION_BATCH, code_is_live, epoch
 from delivery_otp.wiring import adapters
+
+# A delegate's claimed send not confirmed within this long was abandoned by a sender that died (the
+# email function's timeout is shorter, template.yaml), so another sender may take it over.
+LEASE_SECONDS = 120
+# Claims refused because the delivery changed between the read and the claim are planned again on a
+# fresh read this many times; then the record is reported and retried.
+CLAIM_ROUNDS = 3
 
 
 def _number(image: dict[str, Any], name: str) -> int:
@@ -28,9 +46,31 @@ def _number(image: dict[str, Any], name: str) -> int:
     return int(value.get("N", "0")) if isinstance(value, dict) else 0
 
 
-Target = tuple[str, int, int]  # (delivery id, issue number, resend sequence)
-# One email to send: (delivery, issue, resend sequence, None for the recipient or a delegate id).
-Message = tuple[DeliveryModel, int, int, str | None]
+Target = tuple[str, int, int]  # (delivery id, issue number, resend sequence) of a stream record
+
+
+@dataclass(frozen=True)
+class Message:
+    """One email: the recipient's (`resend` numbers a resend) or a delegate's (`delegate`)."""
+
+    delivery_id: str
+    issue: int
+    delegate: str | None = None
+    resend: int | None = None
+    # A delegate's send claimed by an earlier sender that did not finish: claimed (and recorded) already.
+    taken_over: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one delivery is owed, as read."""
+
+    item: DeliveryModel
+    recipient: list[Message] = field(default_factory=list)
+    delegates: list[Message] = field(default_factory=list)
+    # A delegate's send is leased by another sender still within its lease: look again later.
+    waiting: bool = False
+    lease: int | None = None  # the lease of this sender's claim, once made
 
 
 def issue_to_email(record: dict[str, Any]) -> Target | None:
@@ -55,10 +95,38 @@ def _mailable(item: DeliveryModel, suppressed: set[str]) -> bool:
     return not item.email_undeliverable and item.email.strip().lower() not in suppressed
 
 
-def _still_to_send(item: DeliveryModel, issue: int, resend: int, now: datetime) -> bool:
-    if int(item.issue_number) != issue or not code_is_live(item, now):
-        return False
-    return int(item.emailed_issue or 0) < issue or int(item.emailed_resend or 0) < resend
+def _plan(item: DeliveryModel, suppressed: set[str], now: datetime) -> Plan:
+    """Every email the delivery is owed now (none while no code is live: a resend asked for meanwhile
+    goes out with the next live code)."""
+    if not code_is_live(item, now):
+        return Plan(item)
+    issue = int(item.issue_number)
+    recipient: list[Message] = []
+    if _mailable(item, suppressed):
+        if int(item.emailed_issue or 0) < issue:
+            recipient.append(Message(item.delivery_id, issue))
+        done, asked = int(item.emailed_resend or 0), int(item.resend_seq or 0)
+        recipient += [Message(item.delivery_id, issue, resend=n) for n in range(done + 1, asked + 1)]
+    delegates: list[Message] = []
+    waiting = False
+    entries = delegate_entries(item)
+    for who in sorted(item.live_delegates or (), key=codes.delegate_number):
+        entry = entries.get(who)
+        if (
+            entry is None
+            or entry.get("email_undeliverable")
+            or str(entry.get("email", "")).strip().lower() in suppressed
+            or int(entry.get("emailed_issue") or 0) >= issue
+        ):
+            continue
+        lease = entry.get("sending_until")
+        if int(entry.get("sending_issue") or 0) < issue:
+            delegates.append(Message(item.delivery_id, issue, who))
+        elif lease is not None and int(lease) <= epoch(now):
+            delegates.append(Message(item.delivery_id, issue, who, taken_over=True))
+        elif lease is not None:
+            waiting = True
+    return Plan(item, recipient, delegates, waiting)
 
 
 def _rendered(found: DeliveryModel, issue: int, now: datetime, delegate: str | None = None) -> dict[str, str]:
@@ -79,7 +147,7 @@ def _rendered(found: DeliveryModel, issue: int, now: datetime, delegate: str | N
         order_id=found.order_id,
         delivery_date=datetime.fromisoformat(found.delivery_date).date(),
         valid_until=datetime.fromtimestamp(found.code_valid_until, zone),
-        # A delegate named after the code was issued gets it as a first code, not as a replacement.
+        # A delegate who never got a code gets this one as a first code, not as a replacement.
         reason="issued" if issue == 1 or (delegate is not None and not entry.get("emailed_issue")) else "rotated",
         delegate_of=(found.recipient_name or "") if delegate is not None else None,
     )
@@ -87,118 +155,203 @@ def _rendered(found: DeliveryModel, issue: int, now: datetime, delegate: str | N
     return {"subject": rendered.subject, "text": rendered.text, "html": rendered.html, "sent_at": now.isoformat()}
 
 
-def _delegates_to_send(item: DeliveryModel, suppressed: set[str], now: datetime) -> list[str]:
-    """The live delegates who have not yet been sent the current issue's code (none when it is not live)."""
-    entries = delegate_entries(item)
-    if not code_is_live(item, now) or not entries:
-        return []
+def _address(item: DeliveryModel, delegate: str | None) -> str:
+    return item.email if delegate is None else str(delegate_entries(item)[delegate]["email"])
+
+
+def _and(condition: Any, more: Any) -> Any:
+    if condition is None or more is None:
+        return more if condition is None else condition
+    return condition & more
+
+
+@dataclass
+class _Write:
+    """Update actions, audit events and a condition on one delivery, to merge into one UpdateItem."""
+
+    actions: list[Any] = field(default_factory=list)
+    events: list[audit.AuditEvent] = field(default_factory=list)
+    condition: Any = None
+
+    def __bool__(self) -> bool:
+        return bool(self.actions)
+
+    def request(self, delivery_id: str) -> tuple[str, list[Any], Any]:
+        actions = [*self.actions, audit.record(*self.events)] if self.events else list(self.actions)
+        return delivery_id, actions, self.condition
+
+
+def _claim(plan: Plan, lease: int, now: datetime) -> _Write:
+    """The delegates' sends claimed and recorded: only while each is live and the issue number is the one read."""
+    item = plan.item
     issue = int(item.issue_number)
-    return [
-        who
-        for who in sorted(item.live_delegates or (), key=codes.delegate_number)
-        if who in entries
-        and int(entries[who].get("emailed_issue") or 0) < issue
-        and not entries[who].get("email_undeliverable")
-        and str(entries[who].get("email", "")).strip().lower() not in suppressed
+    write = _Write(
+        condition=(DeliveryModel.issue_number == issue)
+        & (DeliveryModel.status == SCHEDULED)
+        & (DeliveryModel.code_valid_until > epoch(now))
+    )
+    entries = delegate_entries(item)
+    system = Actor(audit.SYSTEM)
+    for message in plan.delegates:
+        who = message.delegate
+        assert who is not None
+        entry = DeliveryModel.delegates[who]
+        write.condition &= DeliveryModel.live_delegates.contains(who)
+        if message.taken_over:
+            write.condition &= entry["sending_until"] == int(entries[who]["sending_until"])
+        else:
+            read = entries[who].get("sending_issue")
+            write.condition &= (
+                entry["sending_issue"].does_not_exist() if read is None else entry["sending_issue"] == int(read)
+            )
+            write.actions.append(entry["sending_issue"].set(issue))
+            write.events.append(audit.event("EMAIL_SENT", now, system, issue_number=issue, outcome=f"delegate:{who}"))
+        write.actions.append(entry["sending_until"].set(lease))
+    return write
+
+
+def _claimed(delivery_ids: list[str], now: datetime) -> tuple[list[Plan], set[str]]:
+    """Each delivery's plan, its delegates' sends claimed; and the deliveries whose claim could not be
+    made (they changed under every try): their delegates wait for the record's retry."""
+    repository = adapters().deliveries
+    lease = epoch(now) + LEASE_SECONDS
+    plans: dict[str, Plan] = {}
+    pending = delivery_ids
+    for _ in range(CLAIM_ROUNDS):
+        found = repository.get_many(pending)
+        addresses = [item.email for item in found.values()]
+        for item in found.values():
+            addresses += [str(entry.get("email", "")) for entry in delegate_entries(item).values()]
+        suppressed = repository.suppressed(addresses)
+        fresh = {delivery_id: _plan(item, suppressed, now) for delivery_id, item in found.items()}
+        claims = [(delivery_id, plan) for delivery_id, plan in fresh.items() if plan.delegates]
+        refused: set[str] = set()
+        for start in range(0, len(claims), ROTATION_BATCH):
+            chunk = claims[start : start + ROTATION_BATCH]
+            applied = repository.update_many([_claim(plan, lease, now).request(i) for i, plan in chunk])
+            refused |= {delivery_id for (delivery_id, _), ok in zip(chunk, applied, strict=True) if not ok}
+        for delivery_id, plan in fresh.items():
+            # Refused: the recipient's emails go anyway; the delegates' wait for a fresh read.
+            plans[delivery_id] = replace(plan, delegates=[]) if delivery_id in refused else replace(plan, lease=lease)
+        pending = sorted(refused)
+        if not pending:
+            break
+    return list(plans.values()), set(pending)
+
+
+def _recipient_marks(plan: Plan, accepted: dict[Message, bool], now: datetime) -> _Write:
+    """The recipient's emails SES took: the issue's, and the resends up to the first it did not take."""
+    write = _Write()
+    system = Actor(audit.SYSTEM)
+    issued = [m for m in plan.recipient if m.resend is None and accepted[m]]
+    for message in issued:
+        write.actions.append(DeliveryModel.emailed_issue.set(message.issue))
+        write.condition = _and(
+            write.condition,
+            DeliveryModel.emailed_issue.does_not_exist() | (DeliveryModel.emailed_issue < message.issue),
+        )
+        write.events.append(audit.event("EMAIL_SENT", now, system, issue_number=message.issue))
+    resends = [m for m in plan.recipient if m.resend is not None]
+    sent = list(itertools.takewhile(lambda m: accepted[m], resends))
+    if sent:
+        read = plan.item.emailed_resend
+        write.actions.append(DeliveryModel.emailed_resend.set(sent[-1].resend))
+        write.condition = _and(
+            write.condition,
+            DeliveryModel.emailed_resend.does_not_exist()
+            if read is None
+            else DeliveryModel.emailed_resend == int(read),
+        )
+        write.events += [audit.event("EMAIL_SENT", now, system, issue_number=m.issue, outcome="resend") for m in sent]
+    return write
+
+
+def _settled_claims(plan: Plan, accepted: dict[Message, bool]) -> _Write:
+    """Each claimed send confirmed (SES took it) or released for the retry (SES did not), if still ours."""
+    write = _Write()
+    for message in plan.delegates:
+        entry = DeliveryModel.delegates[message.delegate]
+        write.condition = _and(write.condition, entry["sending_until"] == plan.lease)
+        if accepted[message]:
+            write.actions += [entry["emailed_issue"].set(message.issue), entry["sending_until"].remove()]
+        else:
+            write.actions.append(entry["sending_until"].set(0))
+    return write
+
+
+def _write_back(plans: list[Plan], accepted: dict[Message, bool], now: datetime) -> None:
+    """One conditional write per delivery (its marks and its claims settled); when the marks' condition
+    fails (another sender marked them), the claims are settled alone."""
+    repository = adapters().deliveries
+    parts = [
+        (plan.item.delivery_id, _recipient_marks(plan, accepted, now), _settled_claims(plan, accepted))
+        for plan in plans
     ]
+    writes = []
+    for delivery_id, marks, claims in parts:
+        if marks or claims:
+            merged = _Write(marks.actions + claims.actions, marks.events, _and(marks.condition, claims.condition))
+            writes.append((delivery_id, merged, claims if marks and claims else None))
+    for start in range(0, len(writes), ROTATION_BATCH):
+        chunk = writes[start : start + ROTATION_BATCH]
+        applied = repository.update_many([merged.request(i) for i, merged, _ in chunk])
+        alone = [claims.request(i) for (i, _, claims), ok in zip(chunk, applied, strict=True) if not ok and claims]
+        if alone:
+            repository.update_many(alone)
 
 
 def send_code_emails(targets: list[Target]) -> list[Target]:
-    """Email each (delivery, issue) whose code is still the live one and not yet sent, in bulk.
+    """Email what each delivery of these records is owed, in bulk.
 
-    One BatchGetItem for the items, SendBulkTemplatedEmail for 50 recipients a call, one transaction
-    of conditional marks per 100. Returns the targets whose email could not be sent (to retry);
-    raises when a store is unreachable, so the whole batch is retried and nothing is marked unsent.
+    One BatchGetItem for the items, a transaction of delegate claims per 100 deliveries when delegates
+    are owed an email, SendBulkTemplatedEmail for 50 recipients a call, one transaction of conditional
+    marks per 100. Returns the targets whose emails could not all be sent (to retry); raises when a
+    store or SES is unreachable, so the whole batch is retried (its claims released first).
     """
     import os
 
     if not targets:
         return []
-    repository = adapters().deliveries
-    # One email per delivery however many of its records the batch holds (a new code and a resend
-    # of it just after are one email): the latest issue and resend, and one mark.
-    latest: dict[str, tuple[int, int]] = {}
-    for delivery_id, issue, resend in targets:
-        latest[delivery_id] = max(latest.get(delivery_id, (0, 0)), (issue, resend))
-    found = repository.get_many(list(latest))
     now = adapters().clock.now()
-    addresses = [item.email for item in found.values()]
-    for item in found.values():
-        addresses += [str(entry.get("email", "")) for entry in delegate_entries(item).values()]
-    suppressed = repository.suppressed(addresses)
-    due: list[Message] = []
-    for delivery_id, (issue, resend) in latest.items():
-        item = found.get(delivery_id)
-        if item is None:
-            continue
-        if _mailable(item, suppressed) and _still_to_send(item, issue, resend, now):
-            due.append((item, issue, resend, None))
-        current = int(item.issue_number)
-        due += [(item, current, 0, who) for who in _delegates_to_send(item, suppressed, now)]
-    if not due:
-        return []
-    accepted = adapters().mailer.send_bulk(
-        os.environ["CODE_EMAIL_TEMPLATE"],
-        [(_address(item, who), _rendered(item, issue, now, who)) for item, issue, _, who in due],
-        [{"delivery": item.delivery_id, **({"delegate": who} if who else {})} for item, _, _, who in due],
-    )
-    sent = [target for target, ok in zip(due, accepted, strict=True) if ok]
-    marks = [_marks(item_sent) for item_sent in _by_delivery(sent)]
-    for start in range(0, len(marks), ROTATION_BATCH):
-        repository.update_many(marks[start : start + ROTATION_BATCH])
-    failed = {
-        (item.delivery_id, issue, resend) for (item, issue, resend, _), ok in zip(due, accepted, strict=True) if not ok
-    }
-    return sorted(failed)
-
-
-def _address(item: DeliveryModel, delegate: str | None) -> str:
-    return item.email if delegate is None else str(delegate_entries(item)[delegate]["email"])
-
-
-def _by_delivery(
-    sent: list[Message],
-) -> list[list[Message]]:
-    groups: dict[str, list[Message]] = {}
-    for target in sent:
-        groups.setdefault(target[0].delivery_id, []).append(target)
-    return list(groups.values())
-
-
-def _marks(sent: list[Message]) -> tuple[str, list[Any], Any]:
-    """One conditional write per delivery (a transaction may touch an item once) marking every message
-    of it that SES took: the recipient's mark and each delegate's, with an EMAIL_SENT event each."""
-    item = sent[0][0]
-    now = adapters().clock.now()
-    system = Actor(audit.SYSTEM)
-    actions: list[Any] = []
-    events = []
-    condition = DeliveryModel.issue_number == int(item.issue_number)
-    for _, issue, resend, who in sent:
-        if who is None:
-            actions += [DeliveryModel.emailed_issue.set(issue), DeliveryModel.emailed_resend.set(resend)]
-            condition &= (
-                (DeliveryModel.emailed_issue < issue)
-                | DeliveryModel.emailed_resend.does_not_exist()
-                | (DeliveryModel.emailed_resend < resend)
+    plans, unclaimed = _claimed(list(dict.fromkeys(delivery_id for delivery_id, _, _ in targets)), now)
+    due = [(plan, message) for plan in plans for message in [*plan.recipient, *plan.delegates]]
+    accepted: dict[Message, bool] = {}
+    if due:
+        try:  # the code key is needed to render: unreachable, it fails the batch like SES
+            took = adapters().mailer.send_bulk(
+                os.environ["CODE_EMAIL_TEMPLATE"],
+                [(_address(plan.item, m.delegate), _rendered(plan.item, m.issue, now, m.delegate)) for plan, m in due],
+                [{"delivery": m.delivery_id, **({"delegate": m.delegate} if m.delegate else {})} for _, m in due],
             )
-            events.append(audit.event("EMAIL_SENT", now, system, issue_number=issue))
-        else:
-            # Only this field: a revocation meanwhile must keep its own mark on the entry.
-            actions.append(DeliveryModel.delegates[who]["emailed_issue"].set(issue))
-            condition &= DeliveryModel.delegates[who].exists()
-            events.append(audit.event("EMAIL_SENT", now, system, issue_number=issue, outcome=f"delegate:{who}"))
-    return item.delivery_id, [*actions, audit.record(*events)], condition
+        except DependencyUnavailable:
+            _release([plan for plan in plans if plan.delegates], now)
+            raise
+        accepted = {message: ok for (_, message), ok in zip(due, took, strict=True)}
+        _write_back(plans, accepted, now)
+    failed = unclaimed | {plan.item.delivery_id for plan in plans if plan.waiting}
+    failed |= {message.delivery_id for message, ok in accepted.items() if not ok}
+    return sorted({target for target in targets if target[0] in failed})
+
+
+def _release(plans: list[Plan], now: datetime) -> None:
+    """SES could not be reached: the claims are released so the retry sends at once (best effort: a
+    claim that cannot be released runs out)."""
+    try:
+        _write_back(plans, {m: False for plan in plans for m in [*plan.recipient, *plan.delegates]}, now)
+    except DependencyUnavailable:
+        pass
 
 
 def send_code_email(delivery_id: str, issue: int) -> bool:
-    """Email the code of `issue` if it is still the live one and not yet sent. True when sent."""
+    """Email what the delivery is owed if `issue` is still its live one. True when something was sent."""
     found = adapters().deliveries.get(delivery_id)
     now = adapters().clock.now()
-    resend = int(found.resend_seq or 0) if found is not None else 0
-    if found is None or not _still_to_send(found, issue, resend, now):
+    if found is None or int(found.issue_number) != issue:
         return False
-    if send_code_emails([(delivery_id, issue, resend)]):
+    plan = _plan(found, set(), now)
+    if not plan.recipient and not plan.delegates:
+        return False
+    if send_code_emails([(delivery_id, issue, int(found.resend_seq or 0))]):
         raise DependencyUnavailable("the mail service did not accept the message")
     return True
 

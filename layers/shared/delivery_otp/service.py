@@ -363,7 +363,8 @@ def _write_on_fresh_state(
 
 
 def resend_code(delivery_id: str) -> dict[str, Any]:
-    """Email the live code again, at most 3 times a (local) day: the email consumer follows `resend_seq`."""
+    """Email the live code again, at most 3 times a (local) day: the email consumer sends one email per
+    step of `resend_seq`."""
     now = adapters().clock.now()
 
     def plan(delivery: DeliveryModel) -> tuple[list[Any], Any]:
@@ -381,7 +382,8 @@ def resend_code(delivery_id: str) -> dict[str, Any]:
         actions = [
             DeliveryModel.resend_day.set(today),
             DeliveryModel.resends_today.set(sent_today + 1),
-            DeliveryModel.resend_seq.set(int(delivery.resend_seq or 0) + 1),
+            # Each resend its own number: the email consumer owes one email per number, never merged.
+            DeliveryModel.resend_seq.add(1),
             audit.record(audit.event("CODE_RESENT", now, Actor(audit.STOREFRONT), issue_number=issue)),
         ]
         condition = (
