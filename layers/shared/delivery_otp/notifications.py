@@ -125,7 +125,7 @@ def send_code_emails(targets: list[Target]) -> list[Target]:
     addresses = [item.email for item in found.values()]
     for item in found.values():
         addresses += [str(entry.get("email", "")) for entry in delegate_entries(item).values()]
-    suppressed = repository.suppressed(addresses)
+    suppressed = adapters().suppression.suppressed(addresses)
     due: list[Message] = []
     for delivery_id, (issue, resend) in latest.items():
         item = found.get(delivery_id)
@@ -234,7 +234,7 @@ def send_wrong_code_alerts(targets: list[tuple[str, int]]) -> list[tuple[str, in
     repository = adapters().deliveries
     found = repository.get_many(list(latest))
     now = adapters().clock.now()
-    suppressed = repository.suppressed([item.email for item in found.values()])
+    suppressed = adapters().suppression.suppressed([item.email for item in found.values()])
     due = []
     for delivery_id, issue in latest.items():
         item = found.get(delivery_id)
