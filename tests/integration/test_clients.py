@@ -95,3 +95,8 @@ def test_every_request_of_the_functions_carries_the_application_user_agent(clock
     assert any("PT/idempotency/" in user_agent for _, user_agent in sent)
     # Ours as botocore sends it; Powertools appends its own marker to every session's requests.
     assert [(op, user_agent) for op, user_agent in sent if user_agent.split(" PT/")[0] != USER_AGENT] == []
+
+
+def test_the_deliveries_and_the_suppression_list_share_the_table_s_one_client(clock):
+    # One connection pool and one client made per container, whichever of them asks first
+    assert wiring.adapters().suppression.table.client is wiring.adapters().deliveries.client

@@ -322,7 +322,7 @@ def test_a_transient_bounce_changes_nothing(clock):
         "ignored": 1,
     }
     assert service.get_delivery(delivery_id)["email_undeliverable"] is False
-    assert adapters().deliveries.suppressed([address]) == set()
+    assert adapters().suppression.suppressed([address]) == set()
 
 
 def test_a_requeued_delivery_without_a_code_moved_to_its_own_day_goes_out_again(clock):

@@ -11,7 +11,9 @@ from datetime import datetime
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from delivery_otp import service, wiring
-from delivery_otp.adapters.dynamo import DeliveryRepository
+from delivery_otp.adapters.deliveries import DeliveryRepository
+from delivery_otp.adapters.suppression import SuppressionList
+from delivery_otp.adapters.table import Table
 from delivery_otp.errors import DependencyUnavailable
 from delivery_otp.notifications import send_code_email
 
@@ -225,13 +227,13 @@ class ThrottledBatchReads:
         return response
 
 
-def throttled_repository(table, prefix: str) -> tuple[DeliveryRepository, ThrottledBatchReads, list[float]]:
-    """A repository whose batch reads of `prefix` keys stay unprocessed, and the pauses it asked for."""
+def throttled_table(table, prefix: str) -> tuple[Table, ThrottledBatchReads, list[float]]:
+    """The table, except that its batch reads of `prefix` keys stay unprocessed; and the pauses it asked for."""
     pauses: list[float] = []
-    repository = DeliveryRepository(table.name, sleep=pauses.append)
-    client = ThrottledBatchReads(wiring.adapters().deliveries.client, prefix)
-    repository._client = client
-    return repository, client, pauses
+    throttled = Table(table.name, sleep=pauses.append)
+    client = ThrottledBatchReads(wiring.adapters().table.client, prefix)
+    throttled._client = client
+    return throttled, client, pauses
 
 
 def assert_backed_off(client: ThrottledBatchReads, pauses: list[float]) -> None:
@@ -242,15 +244,18 @@ def assert_backed_off(client: ThrottledBatchReads, pauses: list[float]) -> None:
 
 @pytest.mark.parametrize(
     ("prefix", "read"),
-    [("S#", lambda repository: repository.suppressed(["bounced@example.com"])), ("D#", lambda r: r.get_many(["IT-1"]))],
+    [
+        ("S#", lambda throttled: SuppressionList(throttled).suppressed(["bounced@example.com"])),
+        ("D#", lambda throttled: DeliveryRepository(throttled).get_many(["IT-1"])),
+    ],
     ids=["suppressed", "get_many"],
 )
 def test_a_batch_read_the_table_keeps_unprocessed_backs_off_then_fails_closed(clock, table, prefix, read):
     # Given a table that keeps throttling the keys asked for
-    repository, client, pauses = throttled_repository(table, prefix)
+    throttled, client, pauses = throttled_table(table, prefix)
     # When they are read, Then the read fails instead of answering in part, after growing pauses
     with pytest.raises(DependencyUnavailable):
-        read(repository)
+        read(throttled)
     assert_backed_off(client, pauses)
 
 
@@ -259,7 +264,7 @@ def test_a_suppression_lookup_left_unprocessed_mails_no_bounced_address_and_the_
 ):
     # Given an address that bounced, and a new delivery to it whose code is still to be emailed
     address = f"bounced-{uuid.uuid4().hex[:8]}@example.com"
-    wiring.adapters().deliveries.suppress(address, "Permanent", clock.now().isoformat())
+    wiring.adapters().suppression.suppress(address, "Permanent", clock.now().isoformat())
     body = factories.registration(recipient={"email": address, "locale": "it"})
     assert call("POST", "/deliveries", body=body)[0] == 201
     delivery_id = body["delivery_id"]
@@ -275,8 +280,8 @@ def test_a_suppression_lookup_left_unprocessed_mails_no_bounced_address_and_the_
         },
     }
     # When the stream's email consumer runs while the table keeps the suppression keys unprocessed
-    repository, client, pauses = throttled_repository(table, "S#")
-    wiring.override(deliveries=repository)
+    throttled, client, pauses = throttled_table(table, "S#")
+    wiring.override(suppression=SuppressionList(throttled))
     with pytest.raises(DependencyUnavailable):
         invoke("EmailFunction", {"Records": [record]})
     # Then nothing is sent or marked: the invocation fails, so Lambda retries the whole batch

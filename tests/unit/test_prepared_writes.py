@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 from delivery_otp import audit
-from delivery_otp.adapters.dynamo import attribute_value
+from delivery_otp.adapters.prepared import attribute_value
 from delivery_otp.audit import COURIER, SYSTEM, Actor
 from delivery_otp.model import DeliveryModel
 

@@ -246,6 +246,22 @@ class CourierBudgetModel(Model):
     expires_at = TTLAttribute(null=True)
 
 
+def bind(table_name: str, host: str | None, region: str | None) -> None:
+    """Point the table's models at this table, endpoint (None: AWS's own) and region (None: as it is).
+
+    pynamodb reads a model's Meta only when it builds the model's connection, which it then keeps; the
+    repository serialises every request through that connection and makes its own client from the same
+    Meta. So the table is bound here, once, before either is made (wiring does it when it builds the
+    table), and a connection built for other settings is dropped. Binding again to the same place
+    changes nothing."""
+    for model in (DeliveryModel, CourierBudgetModel):
+        wanted = {"table_name": table_name, "host": host, "region": region or model.Meta.region}
+        if any(getattr(model.Meta, name, None) != value for name, value in wanted.items()):
+            for name, value in wanted.items():
+                setattr(model.Meta, name, value)
+            model._connection = None  # built from the old settings: pynamodb builds it afresh on next use
+
+
 def suppression_key(email: str) -> str:
     """An address that bounced or complained: one item, keyed by a hash of it (not the address)."""
     import hashlib

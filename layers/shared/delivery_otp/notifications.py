@@ -222,7 +222,7 @@ def _claimed(delivery_ids: list[str], now: datetime) -> tuple[list[Plan], set[st
         addresses = [item.email for item in found.values()]
         for item in found.values():
             addresses += [str(entry.get("email", "")) for entry in delegate_entries(item).values()]
-        suppressed = repository.suppressed(addresses)
+        suppressed = adapters().suppression.suppressed(addresses)
         fresh = {delivery_id: _plan(item, suppressed, now) for delivery_id, item in found.items()}
         claims = [(delivery_id, plan) for delivery_id, plan in fresh.items() if plan.delegates]
         refused: set[str] = set()
@@ -387,7 +387,7 @@ def send_wrong_code_alerts(targets: list[tuple[str, int]]) -> list[tuple[str, in
     repository = adapters().deliveries
     found = repository.get_many(list(latest))
     now = adapters().clock.now()
-    suppressed = repository.suppressed([item.email for item in found.values()])
+    suppressed = adapters().suppression.suppressed([item.email for item in found.values()])
     due = []
     for delivery_id, issue in latest.items():
         item = found.get(delivery_id)

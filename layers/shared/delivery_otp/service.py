@@ -2,7 +2,7 @@
 (The courier's are in :mod:`delivery_otp.verification`.)
 
 Handlers call these and shape nothing but the HTTP answer. Each state change is one conditional
-write (see :mod:`delivery_otp.adapters.dynamo`) whose condition is the rule; when it does not apply,
+write (see :mod:`delivery_otp.adapters.deliveries`) whose condition is the rule; when it does not apply,
 the item as it was tells which rule stopped it, and the answer follows SPEC's order of judgement.
 """
 
@@ -577,7 +577,7 @@ def mark_undeliverable(delivery_id: str, reason: str, addresses: list[str], dele
     now = adapters().clock.now()
     repository = adapters().deliveries
     for address in addresses:
-        repository.suppress(address, reason, now.isoformat())
+        adapters().suppression.suppress(address, reason, now.isoformat())
     if not is_delivery_id(delivery_id):
         return False
     outcome = reason if delegate is None else f"delegate:{delegate} {reason}"

@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from delivery_otp import audit, budgets, codes, policy
-from delivery_otp.adapters.dynamo import CourierGuard, PreparedUpdate, WriteResult
+from delivery_otp.adapters.courier_budgets import CourierGuard
+from delivery_otp.adapters.deliveries import WriteResult
+from delivery_otp.adapters.prepared import PreparedUpdate
 from delivery_otp.audit import Actor
 from delivery_otp.calendar import has_ended
 from delivery_otp.errors import (

@@ -3,6 +3,7 @@
 Handlers ask for ``wiring.adapters().deliveries`` and so on; the tests and the local stack call
 :func:`override` to put in a frozen clock or a failing store, and never patch the domain itself.
 Each adapter is created only when first needed, so the verify path never builds the mailer.
+The deliveries repository and the suppression list share one `table` (its client and batch reads).
 """
 
 from __future__ import annotations
@@ -11,16 +12,18 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from delivery_otp.adapters.dynamo import DeliveryRepository
+    from delivery_otp.adapters.deliveries import DeliveryRepository
     from delivery_otp.adapters.secrets import CodeKeySource
     from delivery_otp.adapters.ses import Mailer
+    from delivery_otp.adapters.suppression import SuppressionList
+    from delivery_otp.adapters.table import Table
     from delivery_otp.clock import Clock
 
 
 class Adapters:
     def __init__(self) -> None:
         self._built: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered: building the deliveries builds the table they share
 
     def _get(self, name: str, factory: Any) -> Any:
         value = self._built.get(name)
@@ -46,14 +49,43 @@ class Adapters:
         return self._get("clock", build)
 
     @property
+    def table(self) -> Table:
+        """The deliveries table, with the models bound to it first (see `model.bind`)."""
+
+        def build() -> Table:
+            import os
+
+            from delivery_otp.adapters.table import Table
+            from delivery_otp.config import settings
+            from delivery_otp.model import bind
+
+            name = settings().table_name
+            bind(
+                name,
+                host=os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL"),
+                region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+            )
+            return Table(name)
+
+        return self._get("table", build)
+
+    @property
     def deliveries(self) -> DeliveryRepository:
         def build() -> DeliveryRepository:
-            from delivery_otp.adapters.dynamo import DeliveryRepository
-            from delivery_otp.config import settings
+            from delivery_otp.adapters.deliveries import DeliveryRepository
 
-            return DeliveryRepository(settings().table_name)
+            return DeliveryRepository(self.table)
 
         return self._get("deliveries", build)
+
+    @property
+    def suppression(self) -> SuppressionList:
+        def build() -> SuppressionList:
+            from delivery_otp.adapters.suppression import SuppressionList
+
+            return SuppressionList(self.table)
+
+        return self._get("suppression", build)
 
     @property
     def keys(self) -> CodeKeySource:
@@ -101,7 +133,8 @@ def adapters() -> Adapters:
 
 
 def override(**replacements: Any) -> None:
-    """Put in adapters by name (clock, deliveries, keys, mailer): tests and the local stack only."""
+    """Put in adapters by name (clock, table, deliveries, suppression, keys, mailer): tests and the local
+    stack only."""
     _adapters.set(**replacements)
 
 
