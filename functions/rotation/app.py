@@ -9,12 +9,12 @@ does the right thing.
 """
 
 import json
-import os
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from delivery_otp import service, wiring
 from delivery_otp.adapters.clients import client
+from delivery_otp.config import settings
 from delivery_otp.http import logger
 
 _SQS_BATCH = 10  # SendMessageBatch's limit
@@ -25,7 +25,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     now = wiring.adapters().clock.now().isoformat()
     messages = [{"Id": shard, "MessageBody": json.dumps({"shard": shard, "now": now})} for shard in service.shards()]
     sqs = client("sqs")
-    queue = os.environ["ROTATION_QUEUE_URL"]
+    queue = settings().need("rotation_queue_url")
     for start in range(0, len(messages), _SQS_BATCH):
         answer = sqs.send_message_batch(QueueUrl=queue, Entries=messages[start : start + _SQS_BATCH])
         if answer.get("Failed"):

@@ -23,7 +23,9 @@ def test_no_file_points_outside_the_repository():
         if name == "tests/infrastructure/test_docs.py":
             continue
         text = (ROOT / name).read_text(encoding="utf-8", errors="replace")
-        offending += [f"{name}:{n}: {line.strip()}" for n, line in enumerate(text.splitlines(), 1) if OUTSIDE.search(line)]
+        offending += [
+            f"{name}:{n}: {line.strip()}" for n, line in enumerate(text.splitlines(), 1) if OUTSIDE.search(line)
+        ]
     assert offending == []
 
 

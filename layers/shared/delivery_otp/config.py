@@ -49,6 +49,14 @@ class Settings:
     rotation_shards: int = 16
     retention_days: int = 400
     max_days_ahead: int = 366
+    # Where AWS is: the Lambda runtime sets the region; an endpoint is set only by the local stack and tests.
+    region: str | None = None
+    dynamodb_endpoint: str | None = None
+    # Each of these is given only to the functions that use it (see template.yaml): `need` reads them.
+    code_email_template: str | None = None
+    code_email_configuration_set: str | None = None
+    receipt_key_secret_id: str | None = None
+    rotation_queue_url: str | None = None
 
     def threshold(self, currency: str, country: str) -> Decimal | None:
         return self.code_thresholds.get(f"{currency}:{country}", self.code_thresholds.get(currency))
@@ -56,12 +64,24 @@ class Settings:
     def weekdays(self, country: str) -> frozenset[int]:
         return self.working_days.get(country, self.working_days["default"])
 
+    def need(self, name: str) -> str:
+        """A setting only some functions are given: missing where it is needed is a configuration error,
+        named by its environment variable, never a silent default."""
+        value = getattr(self, name)
+        if not value:
+            raise ConfigurationError(f"environment variable {name.upper()} is not set")
+        return str(value)
+
 
 def _required(name: str) -> str:
     value = os.environ.get(name, "").strip()
     if not value:
         raise ConfigurationError(f"environment variable {name} is not set")
     return value
+
+
+def _optional(name: str) -> str | None:
+    return os.environ.get(name, "").strip() or None
 
 
 def _thresholds(raw: str) -> dict[str, Decimal]:
@@ -92,4 +112,10 @@ def settings() -> Settings:
         working_days=_working_days(os.environ.get("WORKING_DAYS") or "{}"),
         rotation_shards=int(os.environ.get("ROTATION_SHARDS") or 16),
         retention_days=int(os.environ.get("RETENTION_DAYS") or 400),
+        region=_optional("AWS_REGION") or _optional("AWS_DEFAULT_REGION"),
+        dynamodb_endpoint=_optional("AWS_ENDPOINT_URL_DYNAMODB") or _optional("AWS_ENDPOINT_URL"),
+        code_email_template=_optional("CODE_EMAIL_TEMPLATE"),
+        code_email_configuration_set=_optional("CODE_EMAIL_CONFIGURATION_SET"),
+        receipt_key_secret_id=_optional("RECEIPT_KEY_SECRET_ID"),
+        rotation_queue_url=_optional("ROTATION_QUEUE_URL"),
     )

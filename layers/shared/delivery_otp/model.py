@@ -8,7 +8,6 @@ the table compares them in conditions, ISO 8601 where only people read them.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,7 +150,7 @@ class DueIndex(GlobalSecondaryIndex["DeliveryModel"]):
 class DeliveryModel(Model):
     class Meta:
         table_name = "deliveries"
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-south-1"
+        region = "eu-south-1"  # replaced by the function's own region when the table is bound (`bind`)
         max_retry_attempts = 2
 
     pk = UnicodeAttribute(hash_key=True)

@@ -53,19 +53,13 @@ class Adapters:
         """The deliveries table, with the models bound to it first (see `model.bind`)."""
 
         def build() -> Table:
-            import os
-
             from delivery_otp.adapters.table import Table
             from delivery_otp.config import settings
             from delivery_otp.model import bind
 
-            name = settings().table_name
-            bind(
-                name,
-                host=os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL"),
-                region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
-            )
-            return Table(name)
+            configured = settings()
+            bind(configured.table_name, host=configured.dynamodb_endpoint, region=configured.region)
+            return Table(configured.table_name)
 
         return self._get("table", build)
 
@@ -102,15 +96,10 @@ class Adapters:
         """The seed of the receipt-signing key: only the storefront function is given its secret."""
 
         def build() -> CodeKeySource:
-            import os
-
             from delivery_otp.adapters.secrets import SecretsManagerKeySource
-            from delivery_otp.config import ConfigurationError
+            from delivery_otp.config import settings
 
-            secret_id = os.environ.get("RECEIPT_KEY_SECRET_ID")
-            if not secret_id:
-                raise ConfigurationError("environment variable RECEIPT_KEY_SECRET_ID is not set")
-            return SecretsManagerKeySource(secret_id)
+            return SecretsManagerKeySource(settings().need("receipt_key_secret_id"))
 
         return self._get("receipt_keys", build)
 
@@ -120,7 +109,7 @@ class Adapters:
             from delivery_otp.adapters.ses import SesMailer
             from delivery_otp.config import settings
 
-            return SesMailer(settings().email_sender)
+            return SesMailer(settings().email_sender, settings().code_email_configuration_set)
 
         return self._get("mailer", build)
 

@@ -22,8 +22,10 @@ class Mailer(Protocol):
 
 
 class SesMailer:
-    def __init__(self, sender: str) -> None:
+    def __init__(self, sender: str, configuration_set: str | None = None) -> None:
         self.sender = sender
+        # The set that reports bounces and complaints back to us (None: nobody hears of them).
+        self.configuration_set = configuration_set
         self._client: Any = None
 
     def _ses(self) -> Any:
@@ -42,9 +44,8 @@ class SesMailer:
         values allow no '.', so a bounce or a complaint SES reports through the configuration set names
         whose address it was."""
         import json
-        import os
 
-        configuration_set = os.environ.get("CODE_EMAIL_CONFIGURATION_SET")
+        configuration_set = self.configuration_set
         per_message = tags or [{"delivery": ""}] * len(messages)
 
         accepted: list[bool] = []
