@@ -18,7 +18,6 @@ from typing import Literal
 
 from delivery_otp import codes
 
-SUPPORTED_LANGUAGES = ("it", "de", "en", "fr", "es")
 FALLBACK_LANGUAGE = "en"
 NBSP = "\u00a0"  # French puts a non-breaking space before ":" and inside "0 h 00"
 

@@ -11,7 +11,6 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from delivery_otp import geo
@@ -246,10 +245,6 @@ def parse_delegate(body: dict[str, Any]) -> tuple[str, str, str | None]:
     if locale is not None and LOCALE.fullmatch(locale) is None:
         raise InvalidInput("locale", "must be a language tag such as it-IT")
     return name or "", email, locale
-
-
-def amount_of(registration: Registration) -> Decimal:
-    return Decimal(registration.amount)
 
 
 def optional_id(body: dict[str, Any], key: str) -> str | None:

@@ -42,12 +42,3 @@ class SecretsManagerKeySource:
             raise DependencyUnavailable("the code key is too short to be safe")
         return secret.encode()
 
-
-class StaticKeySource:
-    """For tests: a fixed key."""
-
-    def __init__(self, key: bytes) -> None:
-        self._key = key
-
-    def key(self) -> bytes:
-        return self._key
