@@ -7,13 +7,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from delivery_otp.errors import DomainError, MalformedRequest
+from delivery_otp.observability import logger
 from delivery_otp.validation import parse_json_object
-
-logger = Logger()
 
 JSON = "application/json"
 
