@@ -71,9 +71,10 @@ def idempotent(app: APIGatewayHttpResolver, run: Callable[[], Response]) -> Resp
     key = app.current_event.headers.get("idempotency-key")
     if key is None:
         return run()
-    from delivery_otp.idempotency import answer_once
+    from delivery_otp import idempotency
 
-    return answer_once(app, key, run)
+    idempotency.check_key(key)  # a bad key is refused before the body is read
+    return idempotency.answer_once(app, key, raw_body(app), run)
 
 
 def request_json(app: APIGatewayHttpResolver) -> dict[str, Any]:
