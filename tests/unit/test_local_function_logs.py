@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from delivery_otp.observability import logger
 
-from local.stack import Function
+from local.containers import Function
 
 # A handler as the product writes them: the shared logger, its Lambda context injected.
 HANDLER = """
