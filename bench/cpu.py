@@ -60,7 +60,7 @@ def measure() -> dict[str, float]:
     from delivery_otp import audit, verification, wiring
     from delivery_otp.audit import Actor
     from delivery_otp.clock import SettableClock
-    from delivery_otp.http import logger
+    from delivery_otp.observability import logger
 
     from tests.support.lambdas import http_event, invoke
 

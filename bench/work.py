@@ -43,7 +43,7 @@ def _create_client(self: botocore.session.Session, *args: Any, **kwargs: Any) ->
 def counting() -> Iterator[Counter[str]]:
     """All clients created inside count their calls; adapters are rebuilt so theirs are too."""
     botocore.session.Session.create_client = _create_client  # type: ignore[method-assign]
-    from delivery_otp.http import logger
+    from delivery_otp.observability import logger
 
     level = logger.level
     logger.setLevel(logging.WARNING)  # the functions' INFO lines would bury the figures

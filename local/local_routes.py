@@ -1,17 +1,43 @@
-"""The local-only routes of SPEC section 7: health, mailbox, clock, schedules, invoke. Never deployed."""
+"""The local-only routes: health, mailbox, clock, schedules, tokens, invoke. Never deployed."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs
 
 from local.auth import COURIER_ID
 
 if TYPE_CHECKING:
-    from local.stack import LocalStack
+    from delivery_otp.clock import SettableClock
+
+    from local.auth import LocalAuth
+    from local.containers import Function
+
+
+class Stack(Protocol):
+    """What these routes need of the running stack (the stack itself passes here; nothing imports it)."""
+
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def clock(self) -> SettableClock: ...
+
+    @property
+    def auth(self) -> LocalAuth | None: ...
+
+    @property
+    def functions(self) -> Mapping[str, Function]: ...
+
+    def mailbox(self, to: str | None) -> dict[str, Any]: ...
+
+    def run_schedules(self) -> dict[str, Any]: ...
+
+    def drain(self) -> None: ...
 
 
 def _json(status: int, body: Any) -> tuple[int, dict[str, str], bytes]:
@@ -29,7 +55,7 @@ def _body(raw: bytes) -> Any:
         return ValueError
 
 
-def local_route(stack: LocalStack, method: str, path: str, query: str, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+def local_route(stack: Stack, method: str, path: str, query: str, raw: bytes) -> tuple[int, dict[str, str], bytes]:
     if path == "/local/health" and method == "GET":
         return _json(200 if stack.ready else 503, {"status": "ok" if stack.ready else "starting"})
     if path == "/local/mailbox" and method == "GET":
@@ -68,7 +94,7 @@ def local_route(stack: LocalStack, method: str, path: str, query: str, raw: byte
     return _error(404, "NOT_FOUND", f"no local route {method} {path}")
 
 
-def _set_clock(stack: LocalStack, body: Any) -> tuple[int, dict[str, str], bytes]:
+def _set_clock(stack: Stack, body: Any) -> tuple[int, dict[str, str], bytes]:
     if not isinstance(body, dict) or not isinstance(body.get("now"), str):
         return _error(
             422,

@@ -15,7 +15,9 @@ import boto3
 
 from local.template import resources, template
 
+# The account (moto's default) and the region the local stack's AWS answers for.
 ACCOUNT = "123456789012"
+REGION = "eu-south-1"
 _TABLE_KEYS = (
     "AttributeDefinitions",
     "KeySchema",

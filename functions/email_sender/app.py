@@ -10,8 +10,8 @@ unreachable the whole batch fails and is retried, bisected, and in the end dead-
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from delivery_otp.http import logger
 from delivery_otp.notifications import alert_to_send, issue_to_email, send_code_emails, send_wrong_code_alerts
+from delivery_otp.observability import logger
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -5,7 +5,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from delivery_otp import service
-from delivery_otp.http import idempotent, json_response, logger, make_app, request_json
+from delivery_otp.http import idempotent, json_response, make_app, request_json
+from delivery_otp.observability import logger
 
 app = make_app()
 

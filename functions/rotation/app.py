@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from delivery_otp import service, wiring
 from delivery_otp.adapters.clients import client
 from delivery_otp.config import settings
-from delivery_otp.http import logger
+from delivery_otp.observability import logger
 
 _SQS_BATCH = 10  # SendMessageBatch's limit
 

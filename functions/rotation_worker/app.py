@@ -12,7 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from delivery_otp import service
-from delivery_otp.http import logger
+from delivery_otp.observability import logger
 
 
 @logger.inject_lambda_context(clear_state=True)

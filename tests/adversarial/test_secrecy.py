@@ -253,7 +253,7 @@ def _hashed_codes_in(candidates: set[bytes], prefixes: list[bytes]) -> list[str]
 
 def test_no_code_nor_a_hash_of_one_is_left_anywhere(aws, clock, capsys):
     capture = _Capture()
-    from delivery_otp.http import logger
+    from delivery_otp.observability import logger
 
     capture.setFormatter(logger.registered_formatter)
     watched = [logging.getLogger(), logging.getLogger(logger.name)]

@@ -9,13 +9,13 @@ import threading
 from pathlib import Path
 
 import pytest
-from delivery_otp.http import logger
+from delivery_otp.observability import logger
 
-from local.stack import Function
+from local.containers import Function
 
 # A handler as the product writes them: the shared logger, its Lambda context injected.
 HANDLER = """
-from delivery_otp.http import logger
+from delivery_otp.observability import logger
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -7,13 +7,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from delivery_otp.errors import DomainError, MalformedRequest
+from delivery_otp.observability import logger
 from delivery_otp.validation import parse_json_object
-
-logger = Logger()
 
 JSON = "application/json"
 
@@ -79,9 +77,10 @@ def idempotent(app: APIGatewayHttpResolver, run: Callable[[], Response]) -> Resp
     key = app.current_event.headers.get("idempotency-key")
     if key is None:
         return run()
-    from delivery_otp.idempotency import answer_once
+    from delivery_otp import idempotency
 
-    return answer_once(app, key, run)
+    idempotency.check_key(key)  # a bad key is refused before the body is read
+    return idempotency.answer_once(app, key, raw_body(app), run)
 
 
 def request_json(app: APIGatewayHttpResolver) -> dict[str, Any]:

@@ -63,13 +63,16 @@ def _caller(raw_event: dict[str, Any]) -> str:
     return str(claims.get("username") or iam.get("userArn") or iam.get("accessKey") or "anonymous")
 
 
-def answer_once(app: APIGatewayHttpResolver, key: str, run: Callable[[], Response]) -> Response:
+def check_key(key: str) -> None:
     if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
         raise MalformedRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters")
-    from delivery_otp.http import raw_body
 
+
+def answer_once(app: APIGatewayHttpResolver, key: str, body: str, run: Callable[[], Response]) -> Response:
+    """`run`'s answer, or the answer stored for `key` when this request was answered before; `body` is
+    the request's body as text, which a reused key must match."""
+    check_key(key)
     event = app.current_event
-    body = raw_body(app)
     route = event.raw_event.get("routeKey", "")
     fingerprint = hmac.new(
         adapters().keys.key(), f"idempotency\x1f{route}\x1f{event.path}\x1f{body}".encode(), hashlib.sha256

@@ -37,6 +37,7 @@ from delivery_otp.model import (
     CourierBudgetModel,
     DeliveryModel,
 )
+from delivery_otp.observability import count_courier_blocked
 from delivery_otp.service import (
     Answer,
     code_is_live,
@@ -326,16 +327,8 @@ def _record_wrong_code(
         guard,
     )
     if result.applied and blocks:
-        _count_block()
+        count_courier_blocked()
     return result
-
-
-def _count_block() -> None:
-    """A blocked courier is an operational signal (a stolen device, a brute-force attempt): measure it."""
-    from aws_lambda_powertools.metrics import MetricUnit, single_metric
-
-    with single_metric(name="CourierBlocked", unit=MetricUnit.Count, value=1) as metric:
-        metric.add_dimension(name="service", value="delivery-otp")
 
 
 def report_attempt(delivery_id: str, body: dict[str, Any], actor: Actor) -> dict[str, Any]:

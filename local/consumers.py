@@ -1,0 +1,186 @@
+"""Lambda's event source mappings: threads that poll a table's stream or a queue and feed one function
+its batches, with the template's batch size, partial batch failures, retries and failure destinations.
+
+Both kinds share one polling loop (:class:`Consumer`): poll, and when a poll finds nothing new count a
+finished cycle and rest a moment. :meth:`Consumer.drain` waits for cycles, so the local routes can
+answer only once everything already written has been delivered.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import traceback
+from typing import Any
+
+import boto3
+
+from local.containers import Function
+from local.events import queue_record, stream_record
+
+log = logging.getLogger("local")
+
+
+class Consumer(threading.Thread):
+    """Polls one event source and feeds one function until the stack stops."""
+
+    kind = ""  # what the source is, in thread names and logs
+    service = ""  # the boto3 client the source is polled with
+    drain_timeout_s = 30.0
+
+    def __init__(self, function: Function, session: boto3.Session, stopping: threading.Event) -> None:
+        super().__init__(name=f"{self.kind}-{function.name}", daemon=True)
+        self.function = function
+        self.session = session
+        self.stopping = stopping
+        self.cycles = 0
+        self.cycle_done = threading.Condition()
+
+    def run(self) -> None:
+        client = self.session.client(self.service)
+        while not self.stopping.is_set():
+            try:
+                busy = self._poll(client)
+            except Exception:  # noqa: BLE001 - keep consuming; report what went wrong
+                log.error("%s consumer %s failed:\n%s", self.kind, self.function.name, traceback.format_exc())
+                busy = False
+            with self.cycle_done:
+                if not busy:
+                    self.cycles += 1
+                self.cycle_done.notify_all()
+            if not busy:
+                self.stopping.wait(0.1)
+
+    def _poll(self, client: Any) -> bool:
+        """Deliver what the source holds now; True when there was something."""
+        raise NotImplementedError
+
+    def drain(self, timeout_s: float | None = None) -> None:
+        """Return once a full poll that started after this call found nothing new."""
+        with self.cycle_done:
+            target = self.cycles + 2
+            timeout_s = self.drain_timeout_s if timeout_s is None else timeout_s
+            self.cycle_done.wait_for(lambda: self.cycles >= target or self.stopping.is_set(), timeout_s)
+
+
+class StreamConsumer(Consumer):
+    """A table's stream feeding one function: a failed batch is retried from its first failed record
+    on, and after the retries it is reported to the on-failure queue."""
+
+    kind = "stream"
+    service = "dynamodbstreams"
+
+    def __init__(
+        self,
+        function: Function,
+        session: boto3.Session,
+        stopping: threading.Event,
+        stream_arn: str,
+        props: dict[str, Any],
+        on_failure_queue: str | None,
+    ) -> None:
+        super().__init__(function, session, stopping)
+        self.stream_arn = stream_arn
+        self.batch_size = int(props.get("BatchSize", 100))
+        self.max_retries = int(props.get("MaximumRetryAttempts", 2))
+        self.on_failure_queue = on_failure_queue
+        self.iterators: dict[str, str] = {}
+
+    def _poll(self, client: Any) -> bool:
+        shards = client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+        busy = False
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            if shard_id not in self.iterators:
+                self.iterators[shard_id] = client.get_shard_iterator(
+                    StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+            response = client.get_records(ShardIterator=self.iterators[shard_id], Limit=self.batch_size)
+            self.iterators[shard_id] = response["NextShardIterator"]
+            records = [stream_record(r, self.stream_arn) for r in response["Records"]]
+            if records:
+                busy = True
+                self._deliver(records)
+        return busy
+
+    def _deliver(self, records: list[dict[str, Any]]) -> None:
+        pending = records
+        for _attempt in range(self.max_retries + 1):
+            try:
+                result = self.function.invoke({"Records": pending}) or {}
+                failures = [f["itemIdentifier"] for f in result.get("batchItemFailures", [])]
+            except Exception:  # noqa: BLE001 - a failed invocation retries the whole batch, as in AWS
+                log.warning("%s failed a batch:\n%s", self.function.name, traceback.format_exc(limit=3))
+                failures = [pending[0]["dynamodb"]["SequenceNumber"]]
+            if not failures:
+                return
+            first = min(i for i, r in enumerate(pending) if r["dynamodb"]["SequenceNumber"] in set(failures))
+            pending = pending[first:]
+        if self.on_failure_queue:
+            self.session.client("sqs").send_message(
+                QueueUrl=self.on_failure_queue,
+                MessageBody=json.dumps(
+                    {
+                        "requestContext": {"condition": "RetryAttemptsExhausted", "functionArn": self.function.name},
+                        "DDBStreamBatchInfo": {
+                            "streamArn": self.stream_arn,
+                            "startSequenceNumber": pending[0]["dynamodb"]["SequenceNumber"],
+                            "endSequenceNumber": pending[-1]["dynamodb"]["SequenceNumber"],
+                            "batchSize": len(pending),
+                        },
+                    }
+                ),
+            )
+
+
+class QueueConsumer(Consumer):
+    """A queue feeding one function, as Lambda's SQS event source mapping does: deletes what the
+    function handled, lets a reported failure come back, and parks a message in the queue's dead-letter
+    queue after the redrive policy's `maxReceiveCount` receives."""
+
+    kind = "queue"
+    service = "sqs"
+    drain_timeout_s = 120.0
+
+    def __init__(
+        self,
+        function: Function,
+        session: boto3.Session,
+        stopping: threading.Event,
+        queue: dict[str, str],
+        props: dict[str, Any],
+        redrive: dict[str, Any],
+        dead_letters: str | None,
+    ) -> None:
+        super().__init__(function, session, stopping)
+        self.queue_url = queue["Ref"]
+        self.queue_arn = queue["Arn"]
+        self.batch_size = min(int(props.get("BatchSize", 10)), 10)
+        self.max_receives = int(redrive.get("maxReceiveCount", 0)) or None
+        self.dead_letters = dead_letters
+
+    def _poll(self, sqs: Any) -> bool:
+        got = sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size,
+            VisibilityTimeout=1,
+            AttributeNames=["ApproximateReceiveCount"],
+        ).get("Messages", [])
+        if not got:
+            return False
+        records = [queue_record(m, self.queue_arn) for m in got]
+        try:
+            result = self.function.invoke({"Records": records}) or {}
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        except Exception:  # noqa: BLE001 - a failed invocation returns the whole batch, as in AWS
+            log.warning("%s failed a batch:\n%s", self.function.name, traceback.format_exc(limit=3))
+            failed = {r["messageId"] for r in records}
+        for message in got:
+            receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+            if message["MessageId"] in failed and (self.max_receives is None or receives < self.max_receives):
+                continue  # visible again after the (short, local) visibility timeout
+            if message["MessageId"] in failed and self.dead_letters:
+                sqs.send_message(QueueUrl=self.dead_letters, MessageBody=message["Body"])
+            sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return True
