@@ -26,7 +26,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 import boto3
 
@@ -42,16 +41,15 @@ T = TypeVar("T")
 
 def _items(n: int) -> list[dict[str, Any]]:
     """N deliveries for 23 November in Rome, as registration leaves them (code issued, emailed)."""
-    from delivery_otp import audit, service
+    from delivery_otp import audit
     from delivery_otp.audit import Actor
+    from delivery_otp.issuing import issue_code
     from delivery_otp.model import SCHEDULED, DeliveryModel, delivery_key
 
-    zone = ZoneInfo("Europe/Rome")
     storefront = Actor(audit.STOREFRONT)
     items = []
     for i in range(n):
         delivery_id = f"BENCH-{i:07d}"
-        fields = service._issue_fields(delivery_id, 1, date(2026, 11, 23), zone)
         delivery = DeliveryModel(
             delivery_key(delivery_id),
             delivery_id=delivery_id,
@@ -68,11 +66,9 @@ def _items(n: int) -> list[dict[str, Any]]:
             amount="349.90",
             currency="EUR",
             created_at=REGISTERED_AT.isoformat(),
-            issue_number=1,
             emailed_issue=1,
-            due_shard=service._shard(delivery_id),
-            **fields,
         )
+        issue_code(delivery, 1, date(2026, 11, 23)).apply(delivery)
         delivery.events = [
             audit.event("REGISTERED", REGISTERED_AT, storefront),
             audit.event("CODE_ISSUED", REGISTERED_AT, storefront, issue_number=1),
@@ -124,15 +120,15 @@ def _read_and_write_back(table: str, items: list[dict[str, Any]]) -> float:
 
 
 def _rotate() -> tuple[float, dict[str, int]]:
-    from delivery_otp import service
+    from delivery_otp import issuing, rotation
 
-    shards = service.shards()
+    shards = issuing.shards()
     started = time.perf_counter()
     # In AWS every shard has its own worker. moto serialises DynamoDB calls, so more threads only
     # queue there, long enough for the client to time out and retry a transaction moto has already
     # applied (DynamoDB would recognise the retry by its ClientRequestToken; moto does not).
     with ThreadPoolExecutor(max_workers=WORKERS) as workers:
-        results = list(workers.map(lambda shard: service.rotate_shard(shard, NIGHT), shards))
+        results = list(workers.map(lambda shard: rotation.rotate_shard(shard, NIGHT), shards))
     elapsed = time.perf_counter() - started
     totals: Counter[str] = Counter()
     for counts in results:

@@ -3,7 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from delivery_otp import verification
+from delivery_otp import attempts
 from delivery_otp.http import courier_actor, idempotent, json_response, make_app, request_json
 from delivery_otp.observability import logger
 
@@ -18,7 +18,7 @@ def report_attempt(id: str) -> Any:  # noqa: A002 - the route's own parameter na
 def _report(delivery_id: str) -> Any:
     body = request_json(app)
     actor = courier_actor(app, body)
-    answer = verification.report_attempt(delivery_id, body, actor)
+    answer = attempts.report_attempt(delivery_id, body, actor)
     logger.info("attempt failed", extra={"delivery_id": delivery_id, "device_id": actor.device_id})
     return json_response(200, answer)
 

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from delivery_otp import service
+from delivery_otp import bounces
 from delivery_otp.observability import logger
 
 
@@ -46,7 +46,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, i
         delegate = next((who for tag in tags.get("delegate", []) if (who := _delivery_of(tag))), None)
         recipients = _recipients(notice, kind)
         for delivery_id in deliveries or [""]:
-            service.mark_undeliverable(delivery_id, reason, recipients, delegate)
+            bounces.mark_undeliverable(delivery_id, reason, recipients, delegate)
         counts["marked"] += 1
         # Never the address in the logs: the delivery and the reason say enough.
         logger.info("email undeliverable", extra={"deliveries": deliveries, "delegate": delegate, "reason": reason})

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from delivery_otp import service, wiring
+from delivery_otp import issuing, wiring
 from delivery_otp.adapters.clients import client
 from delivery_otp.config import settings
 from delivery_otp.observability import logger
@@ -23,7 +23,7 @@ _SQS_BATCH = 10  # SendMessageBatch's limit
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     now = wiring.adapters().clock.now().isoformat()
-    messages = [{"Id": shard, "MessageBody": json.dumps({"shard": shard, "now": now})} for shard in service.shards()]
+    messages = [{"Id": shard, "MessageBody": json.dumps({"shard": shard, "now": now})} for shard in issuing.shards()]
     sqs = client("sqs")
     queue = settings().need("rotation_queue_url")
     for start in range(0, len(messages), _SQS_BATCH):

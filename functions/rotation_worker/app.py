@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from delivery_otp import service
+from delivery_otp import rotation
 from delivery_otp.observability import logger
 
 
@@ -21,7 +21,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     for record in event.get("Records", []):
         try:
             job = json.loads(record["body"])
-            counts = service.rotate_shard(str(job["shard"]), datetime.fromisoformat(job["now"]))
+            counts = rotation.rotate_shard(str(job["shard"]), datetime.fromisoformat(job["now"]))
         except Exception:
             logger.exception("rotation shard failed", extra={"message_id": record.get("messageId")})
             failures.append({"itemIdentifier": record["messageId"]})

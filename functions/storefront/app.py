@@ -4,7 +4,7 @@ assignment, the customer's controls (resend, rotate, reschedule, delegates), and
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from delivery_otp import service
+from delivery_otp import controls, delegates, dispatch, reads
 from delivery_otp.http import idempotent, json_response, make_app, request_json
 from delivery_otp.observability import logger
 
@@ -13,13 +13,13 @@ app = make_app()
 
 @app.get("/deliveries/<id>")
 def get_delivery(id: str) -> Any:  # noqa: A002 - the route's own parameter name
-    return json_response(200, service.get_delivery(id))
+    return json_response(200, reads.get_delivery(id))
 
 
 @app.get("/deliveries/<id>/code")
 def get_code(id: str) -> Any:  # noqa: A002
     # The code must not linger in any cache between the storefront and the customer.
-    return json_response(200, service.current_code(id), {"Cache-Control": "no-store"})
+    return json_response(200, reads.current_code(id), {"Cache-Control": "no-store"})
 
 
 @app.post("/deliveries/<id>/cancel")
@@ -28,31 +28,31 @@ def cancel(id: str) -> Any:  # noqa: A002
 
 
 def _cancel(delivery_id: str) -> Any:
-    body = service.cancel(delivery_id)
+    body = dispatch.cancel(delivery_id)
     logger.info("delivery cancelled", extra={"delivery_id": delivery_id})
     return json_response(200, body)
 
 
 @app.put("/deliveries/<id>/courier")
 def assign_courier(id: str) -> Any:  # noqa: A002
-    body = service.assign_courier(id, request_json(app))
+    body = dispatch.assign_courier(id, request_json(app))
     logger.info("delivery assigned", extra={"delivery_id": id})
     return json_response(200, body)
 
 
 @app.post("/deliveries/<id>/code/resend")
 def resend(id: str) -> Any:  # noqa: A002
-    return idempotent(app, lambda: _changed("code resent", id, service.resend_code(id)))
+    return idempotent(app, lambda: _changed("code resent", id, controls.resend_code(id)))
 
 
 @app.post("/deliveries/<id>/code/rotate")
 def rotate(id: str) -> Any:  # noqa: A002
-    return idempotent(app, lambda: _changed("code rotated", id, service.rotate_code(id)))
+    return idempotent(app, lambda: _changed("code rotated", id, controls.replace_code(id)))
 
 
 @app.put("/deliveries/<id>/schedule")
 def reschedule(id: str) -> Any:  # noqa: A002
-    return _changed("delivery rescheduled", id, service.reschedule(id, request_json(app)))
+    return _changed("delivery rescheduled", id, controls.reschedule(id, request_json(app)))
 
 
 @app.post("/deliveries/<id>/delegates")
@@ -61,14 +61,14 @@ def add_delegate(id: str) -> Any:  # noqa: A002
 
 
 def _delegate_added(delivery_id: str) -> Any:
-    answer = service.add_delegate(delivery_id, request_json(app))
+    answer = delegates.add_delegate(delivery_id, request_json(app))
     logger.info("delegate added", extra={"delivery_id": delivery_id, "delegate_id": answer.body["delegate_id"]})
     return json_response(answer.status, answer.body)
 
 
 @app.delete("/deliveries/<id>/delegates/<delegate_id>")
 def revoke_delegate(id: str, delegate_id: str) -> Any:  # noqa: A002
-    body = service.revoke_delegate(id, delegate_id)
+    body = delegates.revoke_delegate(id, delegate_id)
     logger.info("delegate revoked", extra={"delivery_id": id, "delegate_id": delegate_id})
     return json_response(200, body)
 
@@ -95,7 +95,7 @@ def receipt_keys() -> Any:
 
 @app.get("/deliveries/<id>/events")
 def events(id: str) -> Any:  # noqa: A002
-    return json_response(200, service.audit_trail(id))
+    return json_response(200, reads.audit_trail(id))
 
 
 @logger.inject_lambda_context(clear_state=True)

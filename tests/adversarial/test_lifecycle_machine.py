@@ -15,7 +15,18 @@ from zoneinfo import ZoneInfo
 
 import holidays
 import pytest
-from delivery_otp import codes, service, verification, wiring
+from delivery_otp import (
+    attempts,
+    codes,
+    controls,
+    delegates,
+    dispatch,
+    reads,
+    registration,
+    rotation,
+    verification,
+    wiring,
+)
 from delivery_otp.audit import COURIER, Actor
 from delivery_otp.calendar import has_ended
 from delivery_otp.clock import SettableClock
@@ -127,7 +138,7 @@ class Lifecycle(RuleBasedStateMachine):
         if require_code is not None:
             overrides["require_code"] = require_code
         body = factories.registration(**overrides)
-        answer = service.register(body)
+        answer = registration.register(body)
         assert answer.status == 201
         expects_code = require_code is not False
         assert answer.body["code_required"] is expects_code
@@ -146,7 +157,7 @@ class Lifecycle(RuleBasedStateMachine):
             and item.code_valid_until is not None
         )
         try:
-            shown = service.current_code(delivery_id)
+            shown = reads.current_code(delivery_id)
         except DomainError as refusal:
             assert refusal.status == (404 if not item.code_required else 410)
             assert not live
@@ -213,7 +224,7 @@ class Lifecycle(RuleBasedStateMachine):
         item = self.item(delivery_id)
         actor = Actor(COURIER, courier_id=self.courier_id(courier), device_id="d-1")
         try:
-            answer = verification.report_attempt(delivery_id, {"outcome": "RECIPIENT_UNAVAILABLE"}, actor)
+            answer = attempts.report_attempt(delivery_id, {"outcome": "RECIPIENT_UNAVAILABLE"}, actor)
         except Conflict:
             assert item.status in (DELIVERED, CANCELLED, ON_HOLD)
             return
@@ -227,7 +238,7 @@ class Lifecycle(RuleBasedStateMachine):
     def cancel(self, delivery_id: str) -> None:
         item = self.item(delivery_id)
         try:
-            service.cancel(delivery_id)
+            dispatch.cancel(delivery_id)
         except Conflict:
             assert item.status == DELIVERED
             return
@@ -239,7 +250,7 @@ class Lifecycle(RuleBasedStateMachine):
         live = item.code_required and item.status == SCHEDULED and not self.day_ended(item)
         locked_today = item.status == LOCKED and not self.day_ended(item)
         try:
-            service.rotate_code(delivery_id)
+            controls.replace_code(delivery_id)
         except DomainError as refusal:
             expected = 404 if not item.code_required else 423 if locked_today else 410
             assert refusal.status == expected and not live
@@ -255,7 +266,7 @@ class Lifecycle(RuleBasedStateMachine):
         item = self.item(delivery_id)
         day = self.clock.now().astimezone(self.zone(item)).date() + timedelta(days=days_ahead)
         try:
-            service.reschedule(delivery_id, {"delivery_date": day.isoformat()})
+            controls.reschedule(delivery_id, {"delivery_date": day.isoformat()})
         except Conflict:
             assert item.status in (DELIVERED, CANCELLED, ON_HOLD)
             return
@@ -275,7 +286,7 @@ class Lifecycle(RuleBasedStateMachine):
         live, named = len(item.live_delegates or ()), int(item.delegate_count or 0)
         open_ = item.code_required and item.status in (SCHEDULED, LOCKED, REQUEUED)
         try:
-            answer = service.add_delegate(delivery_id, {"name": "Trusted", "email": "trusted@example.com"})
+            answer = delegates.add_delegate(delivery_id, {"name": "Trusted", "email": "trusted@example.com"})
         except DomainError as refusal:
             assert refusal.status == 409 and (not open_ or live >= 3 or named >= 10)
             assert self.item(delivery_id).serialize() == item.serialize()
@@ -288,7 +299,7 @@ class Lifecycle(RuleBasedStateMachine):
         if not live:
             return
         who = live[pick % len(live)]
-        assert service.revoke_delegate(delivery_id, who)["status"] == "REVOKED"
+        assert delegates.revoke_delegate(delivery_id, who)["status"] == "REVOKED"
         assert who not in (self.item(delivery_id).live_delegates or ())
 
     @rule(delivery_id=deliveries, courier=st.sampled_from(COURIERS), pick=st.integers(0, 2))
@@ -312,7 +323,7 @@ class Lifecycle(RuleBasedStateMachine):
     def night_passes(self, hours: int) -> None:
         before = {d: self.item(d) for d in self.ids}
         self.clock.freeze(self.clock.now() + timedelta(hours=hours))
-        service.rotate_due()
+        rotation.rotate_all()
         for delivery_id, old in before.items():
             new = self.item(delivery_id)
             due = old.code_required and old.status in (SCHEDULED, LOCKED, REQUEUED) and self.day_ended(old)
@@ -328,7 +339,7 @@ class Lifecycle(RuleBasedStateMachine):
             )
             self.view_code(delivery_id)
         replayed = self.snapshot()
-        service.rotate_due()
+        rotation.rotate_all()
         assert self.snapshot() == replayed, "a repeated rotation changed something"
 
     @precondition(lambda self: self.ids)
@@ -337,7 +348,7 @@ class Lifecycle(RuleBasedStateMachine):
         now = self.clock.now()
         before = self.snapshot()
         self.clock.freeze(now - timedelta(hours=hours))
-        service.rotate_due()
+        rotation.rotate_all()
         assert self.snapshot() == before, "a backdated rotation changed something"
         self.clock.freeze(now)
 

@@ -10,7 +10,7 @@ from datetime import datetime
 import boto3
 import botocore.session
 import pytest
-from delivery_otp import idempotency, service, wiring
+from delivery_otp import idempotency, issuing, reads, rotation, wiring
 from delivery_otp.adapters.clients import USER_AGENT
 from delivery_otp.notifications import send_code_email
 
@@ -65,7 +65,7 @@ def test_every_request_of_the_functions_carries_the_application_user_agent(clock
     kept, verified = factories.registration(), factories.registration()
     for body in (kept, verified):
         assert call("POST", "/deliveries", body=body)[0] == 201
-    code = service.current_code(verified["delivery_id"])["code"]
+    code = reads.current_code(verified["delivery_id"])["code"]
     assert call("POST", "/deliveries/{id}/verifications", verified["delivery_id"], {"code": code})[0] == 200
     keyed = http_event("POST", "/deliveries/{id}/verifications", verified["delivery_id"], {"code": code})
     keyed["headers"]["idempotency-key"] = "k-1"
@@ -75,7 +75,7 @@ def test_every_request_of_the_functions_carries_the_application_user_agent(clock
     send_code_email(kept["delivery_id"], 1)
     clock.freeze(datetime.fromisoformat("2026-11-24T00:30:00+01:00"))
     # Only the kept delivery's shard: the table is shared with other tests, whose deliveries stay as they are.
-    assert service.rotate_due(only=[service._shard(kept["delivery_id"])])["rotated"] >= 1
+    assert rotation.rotate_all(only=[issuing.shard_of(kept["delivery_id"])])["rotated"] >= 1
     queued = invoke("RotationFunction", {"source": "aws.scheduler"})["shards_queued"]
     assert drain(sqs, os.environ["ROTATION_QUEUE_URL"]) == queued
 

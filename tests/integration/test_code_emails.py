@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from delivery_otp import service, wiring
+from delivery_otp import controls, delegates, reads, registration, wiring
 from delivery_otp.errors import DependencyUnavailable
 from delivery_otp.notifications import LEASE_SECONDS, send_code_emails
 from delivery_otp.wiring import adapters
@@ -31,7 +31,7 @@ def registered() -> tuple[str, str]:
     """(delivery id, recipient's address): its first code email is owed, not yet sent."""
     address = f"{uuid.uuid4().hex[:10]}@example.com"
     body = factories.registration(recipient={"email": address, "name": "Giulia Rossi", "locale": "it"})
-    service.register(body)
+    registration.register(body)
     return body["delivery_id"], address
 
 
@@ -48,7 +48,7 @@ def at_once(calls: list, workers: int | None = None) -> list:
 
 
 def trail(delivery_id: str) -> list[tuple[str, int | None, str | None]]:
-    return [(e["type"], e["issue_number"], e["outcome"]) for e in service.audit_trail(delivery_id)["events"]]
+    return [(e["type"], e["issue_number"], e["outcome"]) for e in reads.audit_trail(delivery_id)["events"]]
 
 
 def test_resends_asked_at_once_are_each_an_email_of_their_own(stream, sent_mail):
@@ -57,7 +57,7 @@ def test_resends_asked_at_once_are_each_an_email_of_their_own(stream, sent_mail)
         # Given three deliveries whose first code email is still on its way,
         # when each is asked for three resends at once (nine requests in flight),
         left = at_once(
-            [lambda d=d: service.resend_code(d)["resends_left_today"] for d, _ in deliveries for _ in range(3)]
+            [lambda d=d: controls.resend_code(d)["resends_left_today"] for d, _ in deliveries for _ in range(3)]
         )
         assert sorted(left) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
         # then the stream's records, in one batch as Lambda hands them over, send four emails each.
@@ -75,11 +75,11 @@ def test_resends_asked_at_once_are_each_an_email_of_their_own(stream, sent_mail)
 def test_a_resend_then_a_new_code_are_two_emails(stream, sent_mail):
     delivery_id, address = registered()
     assert invoke("EmailFunction", {"Records": stream.records()}) == {"batchItemFailures": []}
-    service.resend_code(delivery_id)
-    service.rotate_code(delivery_id)
+    controls.resend_code(delivery_id)
+    controls.replace_code(delivery_id)
     assert invoke("EmailFunction", {"Records": stream.records()}) == {"batchItemFailures": []}
     mails = sent_mail(address)
-    code = service.current_code(delivery_id)["code"]
+    code = reads.current_code(delivery_id)["code"]
     # The resend goes out with the live code: the one it was asked for died before it could be sent.
     assert len(mails) == 3 and code in mails[1]["text"] and code in mails[2]["text"]
 
@@ -108,11 +108,11 @@ def _name_and_revoke_at_once() -> tuple[list[tuple[str, str]], dict[tuple[str, s
 
     def name(delivery_id: str, revoke: bool) -> None:
         address = f"{uuid.uuid4().hex[:10]}@example.com"
-        who = service.add_delegate(delivery_id, {"name": "Luca Bianchi", "email": address}).body["delegate_id"]
+        who = delegates.add_delegate(delivery_id, {"name": "Luca Bianchi", "email": address}).body["delegate_id"]
         with lock:
             addresses[(delivery_id, who)] = address
         if revoke:
-            service.revoke_delegate(delivery_id, who)
+            delegates.revoke_delegate(delivery_id, who)
 
     done = threading.Event()
     consumer = _consumer([delivery_id for delivery_id, _ in deliveries], done)
@@ -145,7 +145,7 @@ def test_delegates_named_and_revoked_while_the_emails_go_out_are_never_mailed_on
 
 def _named(delivery_id: str) -> tuple[str, str]:
     address = f"{uuid.uuid4().hex[:10]}@example.com"
-    answer = service.add_delegate(delivery_id, {"name": "Luca Bianchi", "email": address})
+    answer = delegates.add_delegate(delivery_id, {"name": "Luca Bianchi", "email": address})
     return answer.body["delegate_id"], address
 
 

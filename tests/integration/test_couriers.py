@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from delivery_otp import budgets, service, verification
+from delivery_otp import attempts, budgets, dispatch, reads, registration, verification
 from delivery_otp.audit import COURIER, Actor
 from delivery_otp.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 
@@ -22,8 +22,8 @@ def a_courier() -> Actor:
 
 def registered(**overrides) -> tuple[str, str]:
     body = factories.registration(**overrides)
-    service.register(body)
-    return body["delivery_id"], service.current_code(body["delivery_id"])["code"]
+    registration.register(body)
+    return body["delivery_id"], reads.current_code(body["delivery_id"])["code"]
 
 
 def wrong(code: str) -> str:
@@ -33,7 +33,7 @@ def wrong(code: str) -> str:
 def test_an_assigned_delivery_does_not_exist_for_other_couriers(clock):
     mine, other = a_courier(), a_courier()
     delivery_id, code = registered()
-    assert service.assign_courier(delivery_id, {"courier_id": mine.courier_id})["courier_id"] == mine.courier_id
+    assert dispatch.assign_courier(delivery_id, {"courier_id": mine.courier_id})["courier_id"] == mine.courier_id
     for candidate in [code, wrong(code)]:
         with pytest.raises(NotFound) as unknown_answer:
             verification.verify(delivery_id, {"code": candidate}, other)
@@ -44,22 +44,22 @@ def test_an_assigned_delivery_does_not_exist_for_other_couriers(clock):
     with pytest.raises(NotFound):
         verification.verify(delivery_id, {"code": "12"}, other)
     with pytest.raises(NotFound):
-        verification.report_attempt(delivery_id, {"outcome": "ACCESS_PROBLEM"}, other)
+        attempts.report_attempt(delivery_id, {"outcome": "ACCESS_PROBLEM"}, other)
     with pytest.raises(NotFound):
         verification.verify(delivery_id, {"code": code}, Actor(COURIER))  # no courier at all
-    assert service.get_delivery(delivery_id)["wrong_attempts_left"] == 5  # nothing was counted
+    assert reads.get_delivery(delivery_id)["wrong_attempts_left"] == 5  # nothing was counted
     assert verification.verify(delivery_id, {"code": code}, mine).status == 200
 
 
 def test_assignment_input_and_state_are_checked(clock):
     delivery_id, code = registered()
     with pytest.raises(InvalidInput):
-        service.assign_courier(delivery_id, {"courier_id": "has space"})
+        dispatch.assign_courier(delivery_id, {"courier_id": "has space"})
     with pytest.raises(NotFound):
-        service.assign_courier("NOPE-1", {"courier_id": "c-1"})
+        dispatch.assign_courier("NOPE-1", {"courier_id": "c-1"})
     verification.verify(delivery_id, {"code": code}, a_courier())
     with pytest.raises(Conflict):
-        service.assign_courier(delivery_id, {"courier_id": "c-1"})
+        dispatch.assign_courier(delivery_id, {"courier_id": "c-1"})
 
 
 def test_a_courier_gets_20_wrong_codes_a_day_across_deliveries_then_429(clock, capsys):
@@ -75,8 +75,8 @@ def test_a_courier_gets_20_wrong_codes_a_day_across_deliveries_then_429(clock, c
         verification.verify(extra_id, {"code": extra_code}, courier)  # even the right code
     assert blocked.value.status == 429 and blocked.value.code == "TOO_MANY_WRONG_CODES"
     assert 0 < int(blocked.value.headers["Retry-After"]) <= 24 * 3600
-    assert service.get_delivery(extra_id)["status"] == "SCHEDULED"
-    trail = [e["type"] for d, _ in deliveries for e in service.audit_trail(d)["events"]]
+    assert reads.get_delivery(extra_id)["status"] == "SCHEDULED"
+    trail = [e["type"] for d, _ in deliveries for e in reads.audit_trail(d)["events"]]
     assert trail.count("COURIER_BLOCKED") == 1
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"CloudWatchMetrics"' in line]
     assert [m["CourierBlocked"] for m in metrics if "CourierBlocked" in m] == [[1.0]]
@@ -105,7 +105,7 @@ def test_parallel_wrong_codes_from_one_courier_never_pass_20(clock, table):
     item = table.get_item(Key={"pk": f"C#{courier.courier_id}"}, ConsistentRead=True)["Item"]
     log = [int(t) for t in item["wrong_log"]]
     assert len(log) == 20 and budgets.blocked_until(log, clock.now().timestamp()) is not None
-    counted = sum(5 - service.get_delivery(d)["wrong_attempts_left"] for d, _ in deliveries)
+    counted = sum(5 - reads.get_delivery(d)["wrong_attempts_left"] for d, _ in deliveries)
     assert counted == 20
 
 
@@ -113,8 +113,8 @@ def test_the_token_names_the_courier_and_a_different_body_courier_is_refused(clo
     body = factories.registration()
     call("POST", "/deliveries", body=body)
     delivery_id = body["delivery_id"]
-    service.assign_courier(delivery_id, {"courier_id": "c-token"})
-    code = service.current_code(delivery_id)["code"]
+    dispatch.assign_courier(delivery_id, {"courier_id": "c-token"})
+    code = reads.current_code(delivery_id)["code"]
 
     def with_token(payload, username):
         event = http_event("POST", "/deliveries/{id}/verifications", delivery_id, payload)

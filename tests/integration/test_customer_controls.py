@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 
 import pytest
-from delivery_otp import service, verification
+from delivery_otp import attempts, controls, reads, registration, verification
 from delivery_otp.audit import COURIER, Actor
 from delivery_otp.errors import Conflict, DateAlreadyEnded, Gone, InvalidInput, Locked, NotFound, TooManyResends
 from delivery_otp.notifications import send_code_emails
@@ -24,8 +24,8 @@ def courier() -> Actor:
 def registered(**overrides) -> tuple[str, str]:
     body = factories.registration(recipient={"email": f"{uuid.uuid4().hex[:8]}@example.com", "locale": "it"})
     body.update(overrides)
-    service.register(body)
-    return body["delivery_id"], service.current_code(body["delivery_id"])["code"]
+    registration.register(body)
+    return body["delivery_id"], reads.current_code(body["delivery_id"])["code"]
 
 
 def wrong(code: str) -> str:
@@ -39,7 +39,7 @@ def email_now(delivery_id: str) -> None:
 
 
 def trail(delivery_id: str) -> list[tuple[str, str]]:
-    return [(e["type"], e["actor"]["kind"]) for e in service.audit_trail(delivery_id)["events"]]
+    return [(e["type"], e["actor"]["kind"]) for e in reads.audit_trail(delivery_id)["events"]]
 
 
 def test_the_code_is_resent_three_times_a_day_then_429(clock, sent_mail):
@@ -48,10 +48,10 @@ def test_the_code_is_resent_three_times_a_day_then_429(clock, sent_mail):
     email_now(delivery_id)
     left = []
     for _ in range(3):
-        left.append(service.resend_code(delivery_id)["resends_left_today"])
+        left.append(controls.resend_code(delivery_id)["resends_left_today"])
         email_now(delivery_id)
     with pytest.raises(TooManyResends) as refused:
-        service.resend_code(delivery_id)
+        controls.resend_code(delivery_id)
     assert refused.value.status == 429 and left == [2, 1, 0]
     mails = sent_mail(address)
     assert len(mails) == 4 and all(code in m["text"] for m in mails)
@@ -63,36 +63,36 @@ def test_the_code_is_resent_three_times_a_day_then_429(clock, sent_mail):
 def test_the_resend_budget_is_per_local_day(clock):
     delivery_id, _ = registered(delivery_date="2026-11-24")
     for _ in range(3):
-        service.resend_code(delivery_id)
+        controls.resend_code(delivery_id)
     clock.freeze(datetime.fromisoformat("2026-11-24T07:00:00+01:00"))
-    assert service.resend_code(delivery_id)["resends_left_today"] == 2
+    assert controls.resend_code(delivery_id)["resends_left_today"] == 2
 
 
 def test_a_resend_needs_a_live_code(clock):
     with pytest.raises(NotFound):
-        service.resend_code("NOPE-404")
+        controls.resend_code("NOPE-404")
     no_code = factories.registration(require_code=False)
-    service.register(no_code)
+    registration.register(no_code)
     with pytest.raises(NotFound):
-        service.resend_code(no_code["delivery_id"])
+        controls.resend_code(no_code["delivery_id"])
     requeued, _ = registered()
-    verification.report_attempt(requeued, {"outcome": "RECIPIENT_UNAVAILABLE"}, courier())
+    attempts.report_attempt(requeued, {"outcome": "RECIPIENT_UNAVAILABLE"}, courier())
     with pytest.raises(Gone):
-        service.resend_code(requeued)
+        controls.resend_code(requeued)
     locked, code = registered()
     for _ in range(5):
         verification.verify(locked, {"code": wrong(code)}, courier())
     with pytest.raises(Locked) as answer:
-        service.resend_code(locked)
+        controls.resend_code(locked)
     assert answer.value.status == 423
 
 
 def test_a_leaked_code_is_replaced_for_the_same_day_and_the_old_one_dies(clock, sent_mail):
     delivery_id, old = registered()
     verification.verify(delivery_id, {"code": wrong(old)}, courier())
-    state = service.rotate_code(delivery_id)
+    state = controls.replace_code(delivery_id)
     assert state["issue_number"] == 2 and state["delivery_date"] == "2026-11-23" and state["wrong_attempts_left"] == 5
-    new = service.current_code(delivery_id)["code"]
+    new = reads.current_code(delivery_id)["code"]
     email_now(delivery_id)
     assert new in sent_mail(adapters().deliveries.get(delivery_id).email)[-1]["text"]
     if new != old:  # one chance in a million that the fresh code is the same
@@ -102,7 +102,7 @@ def test_a_leaked_code_is_replaced_for_the_same_day_and_the_old_one_dies(clock, 
         ("CODE_ISSUED", "storefront")
     ) == 1
     with pytest.raises(Gone):
-        service.rotate_code(delivery_id)  # delivered: no live code to replace
+        controls.replace_code(delivery_id)  # delivered: no live code to replace
 
 
 def test_a_locked_delivery_is_not_unlocked_by_a_new_code(clock):
@@ -110,46 +110,46 @@ def test_a_locked_delivery_is_not_unlocked_by_a_new_code(clock):
     for _ in range(5):
         verification.verify(delivery_id, {"code": wrong(code)}, courier())
     with pytest.raises(Locked):
-        service.rotate_code(delivery_id)
+        controls.replace_code(delivery_id)
     with pytest.raises(Locked):
-        service.reschedule(delivery_id, {"delivery_date": "2026-11-23"})  # the same, locked day
-    assert service.get_delivery(delivery_id)["status"] == "LOCKED"
-    assert service.reschedule(delivery_id, {"delivery_date": "2026-11-24"})["status"] == "SCHEDULED"
+        controls.reschedule(delivery_id, {"delivery_date": "2026-11-23"})  # the same, locked day
+    assert reads.get_delivery(delivery_id)["status"] == "LOCKED"
+    assert controls.reschedule(delivery_id, {"delivery_date": "2026-11-24"})["status"] == "SCHEDULED"
 
 
 def test_a_delivery_moves_to_another_day_with_a_new_code(clock, sent_mail):
     delivery_id, old = registered()
-    state = service.reschedule(delivery_id, {"delivery_date": "2026-11-25"})
+    state = controls.reschedule(delivery_id, {"delivery_date": "2026-11-25"})
     assert state["delivery_date"] == "2026-11-25" and state["issue_number"] == 2
     assert state["code_valid_until"] == "2026-11-26T00:00:00+01:00"
-    new = service.current_code(delivery_id)["code"]
+    new = reads.current_code(delivery_id)["code"]
     email_now(delivery_id)
     assert new in sent_mail(adapters().deliveries.get(delivery_id).email)[-1]["text"]
     if new != old:
         assert verification.verify(delivery_id, {"code": old}, courier()).status == 403
     assert ("RESCHEDULED", "storefront") in trail(delivery_id)
     # The same day again, code live: nothing changes (PUT is idempotent).
-    assert service.reschedule(delivery_id, {"delivery_date": "2026-11-25"})["issue_number"] == 2
+    assert controls.reschedule(delivery_id, {"delivery_date": "2026-11-25"})["issue_number"] == 2
 
 
 def test_a_requeued_delivery_can_be_moved_and_gets_a_live_code(clock):
     delivery_id, _ = registered()
-    verification.report_attempt(delivery_id, {"outcome": "CODE_NOT_PROVIDED"}, courier())
-    state = service.reschedule(delivery_id, {"delivery_date": "2026-11-24"})
+    attempts.report_attempt(delivery_id, {"outcome": "CODE_NOT_PROVIDED"}, courier())
+    state = controls.reschedule(delivery_id, {"delivery_date": "2026-11-24"})
     assert state["status"] == "SCHEDULED" and state["code_valid_until"] is not None
 
 
 def test_rescheduling_refuses_bad_days_and_finished_deliveries(clock):
     delivery_id, code = registered()
     with pytest.raises(DateAlreadyEnded):
-        service.reschedule(delivery_id, {"delivery_date": "2026-11-22"})
+        controls.reschedule(delivery_id, {"delivery_date": "2026-11-22"})
     for bad in [None, "2026-02-30", 20261125, "25/11/2026"]:
         with pytest.raises(InvalidInput) as answer:
-            service.reschedule(delivery_id, {"delivery_date": bad})
+            controls.reschedule(delivery_id, {"delivery_date": bad})
         assert "delivery_date" in answer.value.message
     verification.verify(delivery_id, {"code": code}, courier())
     with pytest.raises(Conflict):
-        service.reschedule(delivery_id, {"delivery_date": "2026-11-25"})
+        controls.reschedule(delivery_id, {"delivery_date": "2026-11-25"})
 
 
 def test_the_routes_answer_over_the_storefront_function(clock):
@@ -165,7 +165,7 @@ def test_the_routes_answer_over_the_storefront_function(clock):
 
 def test_a_new_code_and_its_resend_in_one_stream_batch_are_two_emails(clock, sent_mail):
     delivery_id, code = registered()
-    service.resend_code(delivery_id)
+    controls.resend_code(delivery_id)
     address = adapters().deliveries.get(delivery_id).email
     assert send_code_emails([(delivery_id, 1, 0), (delivery_id, 1, 1)]) == []
     mails = sent_mail(address)
@@ -173,9 +173,7 @@ def test_a_new_code_and_its_resend_in_one_stream_batch_are_two_emails(clock, sen
     assert send_code_emails([(delivery_id, 1, 1)]) == []  # that resend is done: not sent twice
     assert len(sent_mail(address)) == 2
     sent = [
-        (e["issue_number"], e["outcome"])
-        for e in service.audit_trail(delivery_id)["events"]
-        if e["type"] == "EMAIL_SENT"
+        (e["issue_number"], e["outcome"]) for e in reads.audit_trail(delivery_id)["events"] if e["type"] == "EMAIL_SENT"
     ]
     assert sent == [(1, None), (1, "resend")]
 
@@ -267,8 +265,8 @@ def test_a_wrong_code_alerts_the_recipient_once_per_code(clock, sent_mail):
     assert len(sent_mail(address)) == 1
     assert [t for t, _ in trail(delivery_id)].count("ALERT_SENT") == 1
     # A new code gets an alert of its own.
-    service.rotate_code(delivery_id)
-    new_code = service.current_code(delivery_id)["code"]
+    controls.replace_code(delivery_id)
+    new_code = reads.current_code(delivery_id)["code"]
     assert verification.verify(delivery_id, {"code": wrong(new_code)}, courier()).status == 403
     assert send_wrong_code_alerts([alert_to_send(_alert_record(delivery_id, 1, 2))]) == []
     assert len(sent_mail(address)) == 2
@@ -299,17 +297,17 @@ def test_a_bounce_or_complaint_marks_the_delivery_and_the_address_is_not_mailed_
     delivery_id, _ = registered()
     address = adapters().deliveries.get(delivery_id).email
     assert invoke("BounceFunction", _ses_event(sample, delivery_id, address.upper())) == {"marked": 1, "ignored": 0}
-    assert service.get_delivery(delivery_id)["email_undeliverable"] is True
+    assert reads.get_delivery(delivery_id)["email_undeliverable"] is True
     assert ("EMAIL_UNDELIVERABLE", "system") in trail(delivery_id)
     email_now(delivery_id)
-    service.resend_code(delivery_id)
+    controls.resend_code(delivery_id)
     email_now(delivery_id)
     # Another delivery to the same address is not mailed either (the address is suppressed).
     other = factories.registration(recipient={"email": address, "locale": "it"})
-    service.register(other)
+    registration.register(other)
     email_now(other["delivery_id"])
     assert sent_mail(address) == []
-    assert service.current_code(delivery_id)["code"]  # the storefront can still show it
+    assert reads.current_code(delivery_id)["code"]  # the storefront can still show it
 
 
 def test_a_transient_bounce_changes_nothing(clock):
@@ -321,15 +319,15 @@ def test_a_transient_bounce_changes_nothing(clock):
         "marked": 0,
         "ignored": 1,
     }
-    assert service.get_delivery(delivery_id)["email_undeliverable"] is False
+    assert reads.get_delivery(delivery_id)["email_undeliverable"] is False
     assert adapters().suppression.suppressed([address]) == set()
 
 
 def test_a_requeued_delivery_without_a_code_moved_to_its_own_day_goes_out_again(clock):
     """Found by the state machine: the same day is not 'nothing to do' while the parcel is back in the depot."""
     body = factories.registration(require_code=False, delivery_date="2026-11-24")
-    service.register(body)
-    verification.report_attempt(body["delivery_id"], {"outcome": "RECIPIENT_UNAVAILABLE"}, courier())
-    assert service.get_delivery(body["delivery_id"])["status"] == "REQUEUED"
-    moved = service.reschedule(body["delivery_id"], {"delivery_date": "2026-11-24"})
+    registration.register(body)
+    attempts.report_attempt(body["delivery_id"], {"outcome": "RECIPIENT_UNAVAILABLE"}, courier())
+    assert reads.get_delivery(body["delivery_id"])["status"] == "REQUEUED"
+    moved = controls.reschedule(body["delivery_id"], {"delivery_date": "2026-11-24"})
     assert (moved["status"], moved["delivery_date"]) == ("SCHEDULED", "2026-11-24")

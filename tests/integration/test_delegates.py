@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 
 import pytest
-from delivery_otp import codes, service, verification
+from delivery_otp import codes, controls, delegates, reads, registration, rotation, verification
 from delivery_otp.audit import COURIER, Actor
 from delivery_otp.errors import Conflict, InvalidInput, NotFound, TooManyDelegates
 from delivery_otp.notifications import send_code_emails
@@ -26,15 +26,15 @@ def registered(**overrides) -> tuple[str, str]:
         recipient={"name": "Giulia Rossi", "email": f"{uuid.uuid4().hex[:8]}@example.com", "locale": "it"}
     )
     body.update(overrides)
-    service.register(body)
-    return body["delivery_id"], service.current_code(body["delivery_id"])["code"]
+    registration.register(body)
+    return body["delivery_id"], reads.current_code(body["delivery_id"])["code"]
 
 
 def named(delivery_id: str, name: str = "Luca Bianchi", locale: str | None = None) -> tuple[str, str]:
     """(delegate id, their address)."""
     address = f"{uuid.uuid4().hex[:8]}@example.com"
     body = {"name": name, "email": address, **({"locale": locale} if locale else {})}
-    answer = service.add_delegate(delivery_id, body)
+    answer = delegates.add_delegate(delivery_id, body)
     assert answer.status == 201 and answer.body["status"] == "ACTIVE"
     return answer.body["delegate_id"], address
 
@@ -65,7 +65,7 @@ def wrong(code: str) -> str:
 
 
 def outcomes(delivery_id: str, kind: str) -> list[str | None]:
-    return [e["outcome"] for e in service.audit_trail(delivery_id)["events"] if e["type"] == kind]
+    return [e["outcome"] for e in reads.audit_trail(delivery_id)["events"] if e["type"] == kind]
 
 
 def test_a_delegate_code_opens_the_delivery_and_the_trail_and_receipt_name_the_delegate(clock):
@@ -103,12 +103,12 @@ def test_a_revoked_delegate_code_is_refused_at_once_as_a_wrong_code(clock):
     delivery_id, owner = registered()
     delegate, _ = named(delivery_id)
     code = code_of(delivery_id, delegate)
-    revoked = service.revoke_delegate(delivery_id, delegate)
+    revoked = delegates.revoke_delegate(delivery_id, delegate)
     assert revoked == {"delegate_id": delegate, "name": "Luca Bianchi", "status": "REVOKED"}
-    assert service.revoke_delegate(delivery_id, delegate) == revoked  # again: the same answer
+    assert delegates.revoke_delegate(delivery_id, delegate) == revoked  # again: the same answer
     refused = verification.verify(delivery_id, {"code": code}, courier())
     assert refused.status == 403 and refused.body["result"] == "REJECTED"
-    assert service.get_delivery(delivery_id)["delegates"] == [
+    assert reads.get_delivery(delivery_id)["delegates"] == [
         {"delegate_id": delegate, "name": "Luca Bianchi", "status": "REVOKED", "email_undeliverable": False}
     ]
     macs = adapters().deliveries.get(delivery_id).delegate_macs
@@ -121,19 +121,19 @@ def test_three_live_delegates_at_once_and_ten_in_a_life(clock):
     delivery_id, _ = registered()
     live = [named(delivery_id, f"Person {n}")[0] for n in range(3)]
     with pytest.raises(TooManyDelegates) as refused:
-        service.add_delegate(delivery_id, {"name": "Fourth", "email": "fourth@example.com"})
+        delegates.add_delegate(delivery_id, {"name": "Fourth", "email": "fourth@example.com"})
     assert refused.value.status == 409 and refused.value.code == "TOO_MANY_DELEGATES"
     for round_ in range(7):
-        service.revoke_delegate(delivery_id, live.pop(0))
+        delegates.revoke_delegate(delivery_id, live.pop(0))
         live.append(named(delivery_id, f"Later {round_}")[0])
     assert live == ["dlg-8", "dlg-9", "dlg-10"]
-    service.revoke_delegate(delivery_id, live.pop(0))
+    delegates.revoke_delegate(delivery_id, live.pop(0))
     with pytest.raises(TooManyDelegates, match="at most 10"):
-        service.add_delegate(delivery_id, {"name": "Eleventh", "email": "eleventh@example.com"})
+        delegates.add_delegate(delivery_id, {"name": "Eleventh", "email": "eleventh@example.com"})
     # All ten codes differ from each other and from the owner's.
     item = adapters().deliveries.get(delivery_id)
     every = codes.delegate_codes(adapters().keys.key(), delivery_id, 1, item.code_nonce, 10)
-    assert len(set(every.values()) | {service.current_code(delivery_id)["code"]}) == 11
+    assert len(set(every.values()) | {reads.current_code(delivery_id)["code"]}) == 11
 
 
 @pytest.mark.parametrize(
@@ -151,7 +151,7 @@ def test_a_bad_delegate_is_refused_naming_the_field_and_nothing_is_written(clock
     delivery_id, _ = registered()
     before = adapters().deliveries.get(delivery_id).serialize()
     with pytest.raises(InvalidInput) as refused:
-        service.add_delegate(delivery_id, body)
+        delegates.add_delegate(delivery_id, body)
     assert refused.value.status == 422 and refused.value.message.startswith(f"{field}:")
     assert adapters().deliveries.get(delivery_id).serialize() == before
 
@@ -159,17 +159,17 @@ def test_a_bad_delegate_is_refused_naming_the_field_and_nothing_is_written(clock
 def test_delegates_need_a_known_open_delivery_that_needs_a_code(clock):
     person = {"name": "Luca", "email": "luca@example.com"}
     with pytest.raises(NotFound):
-        service.add_delegate("NOPE-404", person)
+        delegates.add_delegate("NOPE-404", person)
     no_code = factories.registration(require_code=False)
-    service.register(no_code)
+    registration.register(no_code)
     with pytest.raises(Conflict, match="needs no code"):
-        service.add_delegate(no_code["delivery_id"], person)
+        delegates.add_delegate(no_code["delivery_id"], person)
     delivered, code = registered()
     assert verification.verify(delivered, {"code": code}, courier()).status == 200
     with pytest.raises(Conflict, match="delivered"):
-        service.add_delegate(delivered, person)
+        delegates.add_delegate(delivered, person)
     with pytest.raises(NotFound, match="no delegate"):
-        service.revoke_delegate(delivered, "dlg-1")
+        delegates.revoke_delegate(delivered, "dlg-1")
 
 
 def test_the_delegate_gets_their_own_code_by_email_in_their_language(clock, sent_mail):
@@ -194,9 +194,9 @@ def test_the_night_renews_the_live_delegates_codes_and_emails_them(clock, sent_m
     gone, gone_address = named(delivery_id, "Anna Verdi")
     email_now(delivery_id)
     old = code_of(delivery_id, kept)
-    service.revoke_delegate(delivery_id, gone)
+    delegates.revoke_delegate(delivery_id, gone)
     clock.freeze(datetime.fromisoformat("2026-11-24T07:00:00+01:00"))
-    assert service.rotate_due()["rotated"] >= 1
+    assert rotation.rotate_all()["rotated"] >= 1
     email_now(delivery_id)
     new = code_of(delivery_id, kept)
     mails = sent_mail(kept_address)
@@ -214,9 +214,9 @@ def test_a_new_code_from_the_customer_renews_the_delegates_too(clock, sent_mail,
     email_now(delivery_id)
     old = code_of(delivery_id, delegate)
     if change == "rotate":
-        service.rotate_code(delivery_id)
+        controls.replace_code(delivery_id)
     else:
-        service.reschedule(delivery_id, {"delivery_date": "2026-11-25"})
+        controls.reschedule(delivery_id, {"delivery_date": "2026-11-25"})
     email_now(delivery_id)
     new = code_of(delivery_id, delegate)
     assert new != old and mailed_code(sent_mail(address)[-1]) == new
@@ -235,7 +235,7 @@ def test_a_lock_holds_for_the_delegates_codes_too(clock):
         while wrong_code in (owner, code):
             wrong_code = wrong(wrong_code)
         verification.verify(delivery_id, {"code": wrong_code}, courier())
-    assert service.get_delivery(delivery_id)["status"] == "LOCKED"
+    assert reads.get_delivery(delivery_id)["status"] == "LOCKED"
     locked = verification.verify(delivery_id, {"code": code}, courier())
     assert locked.status == 423 and locked.body["result"] == "LOCKED"
 
@@ -248,7 +248,7 @@ def test_a_delegate_named_while_locked_gets_a_code_with_the_next_day(clock, sent
     email_now(delivery_id)
     assert sent_mail(address) == []  # no live code to send yet
     clock.freeze(datetime.fromisoformat("2026-11-24T07:00:00+01:00"))
-    service.rotate_due()
+    rotation.rotate_all()
     email_now(delivery_id)
     [message] = sent_mail(address)
     assert verification.verify(delivery_id, {"code": mailed_code(message)}, courier()).status == 200
@@ -295,7 +295,7 @@ def test_a_bounce_of_a_delegate_email_marks_only_that_delegate(clock, sent_mail)
     notice["bounce"]["bouncedRecipients"] = [{"emailAddress": address}]
     event["Records"][0]["Sns"]["Message"] = json.dumps(notice)
     assert invoke("BounceFunction", event) == {"marked": 1, "ignored": 0}
-    shown = service.get_delivery(delivery_id)
+    shown = reads.get_delivery(delivery_id)
     assert shown["email_undeliverable"] is False
     assert shown["delegates"][0]["email_undeliverable"] is True
     email_now(delivery_id)
@@ -312,7 +312,7 @@ def test_a_delegate_revoked_between_the_senders_read_and_its_claim_gets_no_email
 
     def read_then_revoke(ids):
         found = read(ids)
-        service.revoke_delegate(delivery_id, second)  # lands between the sender's read and its claim
+        delegates.revoke_delegate(delivery_id, second)  # lands between the sender's read and its claim
         return found
 
     monkeypatch.setattr(repository, "get_many", read_then_revoke)
@@ -334,7 +334,7 @@ def test_a_delegate_revoked_after_the_claim_was_mailed_before_the_revocation_as_
     events = adapters().mailer._ses().meta.events
 
     def revoke_now(**_):
-        service.revoke_delegate(delivery_id, delegate)  # the claim is written: SES is being called
+        delegates.revoke_delegate(delivery_id, delegate)  # the claim is written: SES is being called
 
     events.register("before-call.ses.SendBulkTemplatedEmail", revoke_now)
     try:
@@ -342,5 +342,5 @@ def test_a_delegate_revoked_after_the_claim_was_mailed_before_the_revocation_as_
     finally:
         events.unregister("before-call.ses.SendBulkTemplatedEmail", revoke_now)
     assert len(sent_mail(address)) == 1
-    trail = [(e["type"], e["outcome"]) for e in service.audit_trail(delivery_id)["events"]]
+    trail = [(e["type"], e["outcome"]) for e in reads.audit_trail(delivery_id)["events"]]
     assert trail.index(("EMAIL_SENT", f"delegate:{delegate}")) < trail.index(("DELEGATE_REVOKED", delegate))

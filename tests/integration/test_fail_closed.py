@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
-from delivery_otp import service, wiring
+from delivery_otp import reads, rotation, wiring
 from delivery_otp.adapters.deliveries import DeliveryRepository
 from delivery_otp.adapters.suppression import SuppressionList
 from delivery_otp.adapters.table import Table
@@ -59,7 +59,7 @@ def registered(table):
     body = factories.registration()
     call("POST", "/deliveries", body=body)
     delivery_id = body["delivery_id"]
-    return delivery_id, service.current_code(delivery_id)["code"], raw_item(table, delivery_id)
+    return delivery_id, reads.current_code(delivery_id)["code"], raw_item(table, delivery_id)
 
 
 def test_registration_without_the_secret_or_the_table_writes_nothing(clock, table):
@@ -121,7 +121,7 @@ def test_cancel_attempt_and_rotation_fail_closed(clock, table):
     clock.freeze(datetime.fromisoformat("2026-11-24T00:30:00+01:00"))
     with dynamodb_down("PutItem", "TransactWriteItems"):
         with pytest.raises(DependencyUnavailable):
-            service.rotate_due()
+            rotation.rotate_all()
         # The shard's worker reports its message as failed, so the queue retries that shard alone.
         shard = {"messageId": "m-1", "body": json.dumps({"shard": "00", "now": clock.now().isoformat()})}
         other = {"messageId": "m-2", "body": json.dumps({"shard": "01", "now": clock.now().isoformat()})}

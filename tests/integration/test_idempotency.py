@@ -6,7 +6,7 @@ import json
 import uuid
 
 from boto3.dynamodb.conditions import Attr
-from delivery_otp import service
+from delivery_otp import reads, registration
 
 from tests.support import factories
 from tests.support.lambdas import http_event, invoke
@@ -23,9 +23,9 @@ VERIFY = ("VerifyFunction", "/deliveries/{id}/verifications")
 
 def test_a_courier_whose_accepted_answer_was_lost_gets_accepted_again(clock):
     body = factories.registration()
-    service.register(body)
+    registration.register(body)
     delivery_id = body["delivery_id"]
-    code = service.current_code(delivery_id)["code"]
+    code = reads.current_code(delivery_id)["code"]
     key = str(uuid.uuid4())
     first = post(*VERIFY, delivery_id, {"code": code, "device_id": "d-9"}, key)
     again = post(*VERIFY, delivery_id, {"code": code, "device_id": "d-9"}, key)
@@ -36,9 +36,9 @@ def test_a_courier_whose_accepted_answer_was_lost_gets_accepted_again(clock):
 
 def test_the_same_key_with_another_body_is_422_before_any_other_check(clock):
     body = factories.registration()
-    service.register(body)
+    registration.register(body)
     delivery_id = body["delivery_id"]
-    code = service.current_code(delivery_id)["code"]
+    code = reads.current_code(delivery_id)["code"]
     key = str(uuid.uuid4())
     assert post(*VERIFY, delivery_id, {"code": code}, key)[0] == 200
     status, answer, _ = post(*VERIFY, delivery_id, {"code": "000000"}, key)
@@ -47,15 +47,15 @@ def test_the_same_key_with_another_body_is_422_before_any_other_check(clock):
 
 def test_a_replayed_wrong_code_is_not_counted_twice(clock):
     body = factories.registration()
-    service.register(body)
+    registration.register(body)
     delivery_id = body["delivery_id"]
-    code = service.current_code(delivery_id)["code"]
+    code = reads.current_code(delivery_id)["code"]
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     key = str(uuid.uuid4())
     first = post(*VERIFY, delivery_id, {"code": wrong}, key)
     again = post(*VERIFY, delivery_id, {"code": wrong}, key)
     assert first[0] == again[0] == 403 and first[1]["wrong_attempts_left"] == again[1]["wrong_attempts_left"] == 4
-    assert service.get_delivery(delivery_id)["wrong_attempts_left"] == 4
+    assert reads.get_delivery(delivery_id)["wrong_attempts_left"] == 4
 
 
 def test_registration_and_cancel_replay_their_first_answer(clock):
@@ -75,9 +75,9 @@ def test_bad_keys_are_refused(clock):
 
 def test_idempotency_records_hold_no_code(clock, table):
     body = factories.registration()
-    service.register(body)
+    registration.register(body)
     delivery_id = body["delivery_id"]
-    code = service.current_code(delivery_id)["code"]
+    code = reads.current_code(delivery_id)["code"]
     post(*VERIFY, delivery_id, {"code": code}, str(uuid.uuid4()))
     records = table.scan(FilterExpression=Attr("pk").begins_with("D#").__invert__())["Items"]
     idempotency = [r for r in records if not str(r["pk"]).startswith("C#")]

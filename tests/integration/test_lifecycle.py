@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import pytest
-from delivery_otp import service, verification, wiring
+from delivery_otp import attempts, dispatch, reads, registration, rotation, verification, wiring
 from delivery_otp.audit import COURIER, Actor
 from delivery_otp.errors import Conflict, DateAlreadyEnded, Gone, InvalidInput, NotFound
 
@@ -25,7 +25,7 @@ def wrong(code: str) -> str:
 
 def register(**overrides):
     body = factories.registration(**overrides)
-    answer = service.register(body)
+    answer = registration.register(body)
     return body, answer
 
 
@@ -44,23 +44,23 @@ def test_registration_issues_a_code_valid_to_the_end_of_the_local_day(clock):
         "wrong_attempts_left": 5,
         "delegates": [],
     }
-    shown = service.current_code(body["delivery_id"])
+    shown = reads.current_code(body["delivery_id"])
     assert len(shown["code"]) == 6 and shown["code"].isdigit()
     assert shown["valid_until"] == "2026-11-24T00:00:00+01:00"
 
 
 def test_an_identical_repeat_answers_200_with_the_same_code(clock):
     body, first = register()
-    code = service.current_code(body["delivery_id"])["code"]
-    again = service.register(dict(body))
+    code = reads.current_code(body["delivery_id"])["code"]
+    again = registration.register(dict(body))
     assert again.status == 200 and again.body == first.body
-    assert service.current_code(body["delivery_id"])["code"] == code
+    assert reads.current_code(body["delivery_id"])["code"] == code
 
 
 def test_the_same_id_with_another_body_is_a_conflict(clock):
     body, _ = register()
     with pytest.raises(Conflict):
-        service.register({**body, "order_id": "another"})
+        registration.register({**body, "order_id": "another"})
 
 
 def test_a_delivery_date_that_has_ended_is_refused(clock):
@@ -72,7 +72,7 @@ def test_orders_below_the_threshold_need_no_code_unless_asked(clock):
     body, answer = register(order_value={"amount": "299.99", "currency": "EUR"})
     assert answer.body["code_required"] is False and answer.body["code_valid_until"] is None
     with pytest.raises(NotFound):
-        service.current_code(body["delivery_id"])
+        reads.current_code(body["delivery_id"])
     verdict = verification.verify(body["delivery_id"], {"code": "123456"}, courier())
     assert verdict.status == 410
     _, forced = register(order_value={"amount": "10", "currency": "EUR"}, require_code=True)
@@ -85,17 +85,17 @@ def test_orders_below_the_threshold_need_no_code_unless_asked(clock):
 
 def test_the_right_code_delivers_once(clock):
     body, _ = register()
-    code = service.current_code(body["delivery_id"])["code"]
+    code = reads.current_code(body["delivery_id"])["code"]
     first = verification.verify(body["delivery_id"], {"code": code}, courier())
     assert first.status == 200 and first.body["result"] == "ACCEPTED"
     again = verification.verify(body["delivery_id"], {"code": code}, courier())
     assert again.status == 409 and again.body["result"] == "ALREADY_DELIVERED"
-    assert service.get_delivery(body["delivery_id"])["status"] == "DELIVERED"
+    assert reads.get_delivery(body["delivery_id"])["status"] == "DELIVERED"
     with pytest.raises(Gone):
-        service.current_code(body["delivery_id"])
+        reads.current_code(body["delivery_id"])
     with pytest.raises(Conflict):
-        service.cancel(body["delivery_id"])
-    kinds = [(e["type"], e["outcome"], e["issue_number"]) for e in service.audit_trail(body["delivery_id"])["events"]]
+        dispatch.cancel(body["delivery_id"])
+    kinds = [(e["type"], e["outcome"], e["issue_number"]) for e in reads.audit_trail(body["delivery_id"])["events"]]
     assert kinds[:2] == [("REGISTERED", None, None), ("CODE_ISSUED", None, 1)]
     assert ("VERIFICATION", "ACCEPTED", 1) in kinds and ("DELIVERED", "recipient", 1) in kinds
     assert kinds[-1] == ("VERIFICATION", "ALREADY_DELIVERED", 1)
@@ -104,16 +104,16 @@ def test_the_right_code_delivers_once(clock):
 def test_five_wrong_codes_lock_the_day_and_the_right_code_then_answers_423(clock):
     body, _ = register()
     delivery_id = body["delivery_id"]
-    code = service.current_code(delivery_id)["code"]
+    code = reads.current_code(delivery_id)["code"]
     lefts = [verification.verify(delivery_id, {"code": wrong(code)}, courier()) for _ in range(5)]
     assert [a.status for a in lefts] == [403] * 5
     assert [a.body["wrong_attempts_left"] for a in lefts] == [4, 3, 2, 1, 0]
     locked = verification.verify(delivery_id, {"code": code}, courier())
     assert locked.status == 423 and locked.body["result"] == "LOCKED"
-    state = service.get_delivery(delivery_id)
+    state = reads.get_delivery(delivery_id)
     assert state["status"] == "LOCKED" and state["code_valid_until"] is None and state["wrong_attempts_left"] == 0
     with pytest.raises(Gone):
-        service.current_code(delivery_id)
+        reads.current_code(delivery_id)
 
 
 def test_malformed_codes_are_refused_and_not_counted(clock):
@@ -121,7 +121,7 @@ def test_malformed_codes_are_refused_and_not_counted(clock):
     for bad in ["12345", "1234567", "١٢٣٤٥٦", 123456, None, "12 456"]:
         with pytest.raises(InvalidInput):
             verification.verify(body["delivery_id"], {"code": bad}, courier())
-    assert service.get_delivery(body["delivery_id"])["wrong_attempts_left"] == 5
+    assert reads.get_delivery(body["delivery_id"])["wrong_attempts_left"] == 5
     with pytest.raises(NotFound):
         verification.verify("UNKNOWN-1", {"code": "12"}, courier())
 
@@ -129,21 +129,21 @@ def test_malformed_codes_are_refused_and_not_counted(clock):
 def test_failed_attempt_requeues_and_the_night_brings_a_new_code(clock):
     body, _ = register()
     delivery_id = body["delivery_id"]
-    old_code = service.current_code(delivery_id)["code"]
-    answer = verification.report_attempt(delivery_id, {"outcome": "RECIPIENT_UNAVAILABLE"}, courier())
+    old_code = reads.current_code(delivery_id)["code"]
+    answer = attempts.report_attempt(delivery_id, {"outcome": "RECIPIENT_UNAVAILABLE"}, courier())
     assert answer == {"status": "REQUEUED", "next_delivery_date": "2026-11-24"}
-    assert verification.report_attempt(delivery_id, {"outcome": "CODE_NOT_PROVIDED"}, courier()) == answer
+    assert attempts.report_attempt(delivery_id, {"outcome": "CODE_NOT_PROVIDED"}, courier()) == answer
     assert verification.verify(delivery_id, {"code": old_code}, courier()).status == 410
     with pytest.raises(Gone):
-        service.current_code(delivery_id)
-    state = service.get_delivery(delivery_id)
+        reads.current_code(delivery_id)
+    state = reads.get_delivery(delivery_id)
     assert state["status"] == "REQUEUED" and state["delivery_date"] == "2026-11-23"
-    failed = [e for e in service.audit_trail(delivery_id)["events"] if e["type"] == "ATTEMPT_FAILED"]
+    failed = [e for e in reads.audit_trail(delivery_id)["events"] if e["type"] == "ATTEMPT_FAILED"]
     assert [(e["issue_number"], e["outcome"]) for e in failed] == [(1, "RECIPIENT_UNAVAILABLE")]
 
     clock.freeze(datetime.fromisoformat("2026-11-24T00:20:00+01:00"))
-    service.rotate_due()
-    state = service.get_delivery(delivery_id)
+    rotation.rotate_all()
+    state = reads.get_delivery(delivery_id)
     assert state == {
         "delivery_id": delivery_id,
         "status": "SCHEDULED",
@@ -156,7 +156,7 @@ def test_failed_attempt_requeues_and_the_night_brings_a_new_code(clock):
         "wrong_attempts_left": 5,
         "delegates": [],
     }
-    new_code = service.current_code(delivery_id)["code"]
+    new_code = reads.current_code(delivery_id)["code"]
     if new_code != old_code:
         assert verification.verify(delivery_id, {"code": old_code}, courier()).status == 403
     assert verification.verify(delivery_id, {"code": new_code}, courier()).status == 200
@@ -166,66 +166,66 @@ def test_rotation_is_idempotent_and_harmless_when_replayed_or_backdated(clock):
     body, _ = register()
     delivery_id = body["delivery_id"]
     night = datetime.fromisoformat("2026-11-24T00:20:00+01:00")
-    service.rotate_due(night)
-    after_first = service.get_delivery(delivery_id)
-    service.rotate_due(night)
-    service.rotate_due(datetime.fromisoformat("2026-11-23T23:59:00+01:00"))
-    service.rotate_due(datetime.fromisoformat("2026-11-24T06:00:00+01:00"))
-    assert service.get_delivery(delivery_id) == after_first
-    rotated = [e for e in service.audit_trail(delivery_id)["events"] if e["type"] == "ROTATED"]
+    rotation.rotate_all(night)
+    after_first = reads.get_delivery(delivery_id)
+    rotation.rotate_all(night)
+    rotation.rotate_all(datetime.fromisoformat("2026-11-23T23:59:00+01:00"))
+    rotation.rotate_all(datetime.fromisoformat("2026-11-24T06:00:00+01:00"))
+    assert reads.get_delivery(delivery_id) == after_first
+    rotated = [e for e in reads.audit_trail(delivery_id)["events"] if e["type"] == "ROTATED"]
     assert len(rotated) == 1
 
 
 def test_a_missed_night_is_caught_up_to_a_day_that_can_still_be_delivered(clock):
     body, _ = register(delivery_date="2026-11-28")  # a Saturday; Sunday is no working day
     clock.freeze(datetime.fromisoformat("2026-11-30T15:00:00+01:00"))  # Monday afternoon: two nights missed
-    service.rotate_due()
-    state = service.get_delivery(body["delivery_id"])
+    rotation.rotate_all()
+    state = reads.get_delivery(body["delivery_id"])
     assert state["delivery_date"] == "2026-11-30" and state["issue_number"] == 2
 
 
 def test_between_midnight_and_the_rotation_no_code_is_live(clock):
     body, _ = register()
     clock.freeze(datetime.fromisoformat("2026-11-24T00:00:00+01:00"))
-    state = service.get_delivery(body["delivery_id"])
+    state = reads.get_delivery(body["delivery_id"])
     assert state["status"] == "SCHEDULED" and state["code_valid_until"] is None
     with pytest.raises(Gone):
-        service.current_code(body["delivery_id"])
+        reads.current_code(body["delivery_id"])
 
 
 def test_ten_wrong_codes_over_the_life_put_the_delivery_on_hold(clock):
     body, _ = register()
     delivery_id = body["delivery_id"]
-    code = service.current_code(delivery_id)["code"]
+    code = reads.current_code(delivery_id)["code"]
     for _ in range(5):
         verification.verify(delivery_id, {"code": wrong(code)}, courier())
     clock.freeze(datetime.fromisoformat("2026-11-24T00:20:00+01:00"))
-    service.rotate_due()
-    code = service.current_code(delivery_id)["code"]
+    rotation.rotate_all()
+    code = reads.current_code(delivery_id)["code"]
     answers = [verification.verify(delivery_id, {"code": wrong(code)}, courier()) for _ in range(5)]
     assert [a.body.get("wrong_attempts_left") for a in answers] == [4, 3, 2, 1, 0]
-    assert service.get_delivery(delivery_id)["status"] == "ON_HOLD"
+    assert reads.get_delivery(delivery_id)["status"] == "ON_HOLD"
     assert verification.verify(delivery_id, {"code": code}, courier()).status == 410
     clock.freeze(datetime.fromisoformat("2026-11-25T00:20:00+01:00"))
-    service.rotate_due()
-    assert service.get_delivery(delivery_id)["issue_number"] == 2
+    rotation.rotate_all()
+    assert reads.get_delivery(delivery_id)["issue_number"] == 2
 
 
 def test_cancel_kills_the_code_and_is_repeatable(clock):
     body, _ = register()
-    code = service.current_code(body["delivery_id"])["code"]
-    assert service.cancel(body["delivery_id"])["status"] == "CANCELLED"
-    assert service.cancel(body["delivery_id"])["status"] == "CANCELLED"
+    code = reads.current_code(body["delivery_id"])["code"]
+    assert dispatch.cancel(body["delivery_id"])["status"] == "CANCELLED"
+    assert dispatch.cancel(body["delivery_id"])["status"] == "CANCELLED"
     assert verification.verify(body["delivery_id"], {"code": code}, courier()).status == 410
     with pytest.raises(Conflict):
-        verification.report_attempt(body["delivery_id"], {"outcome": "ACCESS_PROBLEM"}, courier())
+        attempts.report_attempt(body["delivery_id"], {"outcome": "ACCESS_PROBLEM"}, courier())
     with pytest.raises(NotFound):
-        service.cancel("NOPE-404")
+        dispatch.cancel("NOPE-404")
 
 
 def test_twenty_parallel_right_codes_deliver_exactly_once(clock):
     body, _ = register()
-    code = service.current_code(body["delivery_id"])["code"]
+    code = reads.current_code(body["delivery_id"])["code"]
     with ThreadPoolExecutor(max_workers=20) as pool:
         answers = list(
             pool.map(lambda _: verification.verify(body["delivery_id"], {"code": code}, courier()), range(20))
@@ -235,7 +235,7 @@ def test_twenty_parallel_right_codes_deliver_exactly_once(clock):
 
 def test_twenty_parallel_wrong_codes_never_count_more_than_five(clock, table):
     body, _ = register()
-    code = service.current_code(body["delivery_id"])["code"]
+    code = reads.current_code(body["delivery_id"])["code"]
     with ThreadPoolExecutor(max_workers=20) as pool:
         answers = list(
             pool.map(lambda _: verification.verify(body["delivery_id"], {"code": wrong(code)}, courier()), range(20))
@@ -248,7 +248,7 @@ def test_twenty_parallel_wrong_codes_never_count_more_than_five(clock, table):
 
 def test_no_code_is_ever_stored_in_the_table(clock, table):
     body, _ = register()
-    code = service.current_code(body["delivery_id"])["code"]
+    code = reads.current_code(body["delivery_id"])["code"]
     item = table.get_item(Key={"pk": f"D#{body['delivery_id']}"}, ConsistentRead=True)["Item"]
     assert code not in repr(item)
 
@@ -258,13 +258,13 @@ def test_the_code_email_is_sent_once_per_issue(clock, sent_mail):
 
     body, _ = register(recipient={"email": "once@example.com", "locale": "de-DE"})
     delivery_id = body["delivery_id"]
-    code = service.current_code(delivery_id)["code"]
+    code = reads.current_code(delivery_id)["code"]
     assert send_code_email(delivery_id, 1) is True
     assert send_code_email(delivery_id, 1) is False  # a retried stream record sends nothing twice
     mails = sent_mail("once@example.com")
     assert len(mails) == 1
     assert code in mails[0]["text"] and code not in mails[0]["subject"]
-    assert [e["type"] for e in service.audit_trail(delivery_id)["events"]].count("EMAIL_SENT") == 1
+    assert [e["type"] for e in reads.audit_trail(delivery_id)["events"]].count("EMAIL_SENT") == 1
 
 
 def test_a_secret_store_outage_fails_closed(clock):
@@ -277,8 +277,8 @@ def test_a_secret_store_outage_fails_closed(clock):
     body = factories.registration()
     wiring.override(keys=Unreachable())
     with pytest.raises(DependencyUnavailable):
-        service.register(body)
+        registration.register(body)
     wiring.reset()
     wiring.override(clock=clock)
     with pytest.raises(NotFound):
-        service.get_delivery(body["delivery_id"])
+        reads.get_delivery(body["delivery_id"])

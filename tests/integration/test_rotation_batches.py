@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from delivery_otp import service, wiring
+from delivery_otp import bounces, dispatch, issuing, reads, registration, rotation, wiring
 
 from tests.support import factories
 
@@ -15,39 +15,39 @@ NIGHT = datetime.fromisoformat("2026-11-24T00:20:00+01:00")
 
 def _register_in_one_shard(monkeypatch, count: int) -> tuple[str, list[str]]:
     shard = f"t-{uuid.uuid4().hex[:8]}"  # a shard of this test's own: the table is shared
-    monkeypatch.setattr(service, "_shard", lambda _delivery_id: shard)
+    monkeypatch.setattr(issuing, "shard_of", lambda _delivery_id: shard)
     ids = []
     for _ in range(count):
         body = factories.registration()
-        assert service.register(body).status == 201
+        assert registration.register(body).status == 201
         ids.append(body["delivery_id"])
     return shard, ids
 
 
 def test_a_shard_larger_than_a_page_and_a_batch_is_rotated_in_full(clock, monkeypatch):
     shard, ids = _register_in_one_shard(monkeypatch, 7)
-    monkeypatch.setattr(service, "ROTATION_QUERY_PAGE", 3)
-    monkeypatch.setattr(service, "ROTATION_BATCH", 2)
-    assert service.rotate_shard(shard, NIGHT) == {"rotated": 7, "skipped": 0}
-    assert {service.get_delivery(i)["issue_number"] for i in ids} == {2}
-    assert service.rotate_shard(shard, NIGHT) == {"rotated": 0, "skipped": 0}
+    monkeypatch.setattr(rotation, "ROTATION_QUERY_PAGE", 3)
+    monkeypatch.setattr(rotation, "ROTATION_BATCH", 2)
+    assert rotation.rotate_shard(shard, NIGHT) == {"rotated": 7, "skipped": 0}
+    assert {reads.get_delivery(i)["issue_number"] for i in ids} == {2}
+    assert rotation.rotate_shard(shard, NIGHT) == {"rotated": 0, "skipped": 0}
 
 
 def test_a_delivery_that_changes_between_read_and_write_costs_only_its_own_rotation(clock, monkeypatch):
     shard, ids = _register_in_one_shard(monkeypatch, 5)
     victim = ids[2]
-    build = service.rotate
+    build = rotation.roll_over
 
     def cancelled_meanwhile(delivery, now):
         if delivery.delivery_id == victim:
-            service.cancel(victim)  # after the item was read, before the batch is written
+            dispatch.cancel(victim)  # after the item was read, before the batch is written
         return build(delivery, now)
 
-    monkeypatch.setattr(service, "rotate", cancelled_meanwhile)
-    assert service.rotate_shard(shard, NIGHT) == {"rotated": 4, "skipped": 1}
-    assert service.get_delivery(victim)["status"] == "CANCELLED"
-    assert all(service.get_delivery(i)["issue_number"] == 2 for i in ids if i != victim)
-    rotated = [e for e in service.audit_trail(victim)["events"] if e["type"] == "ROTATED"]
+    monkeypatch.setattr(rotation, "roll_over", cancelled_meanwhile)
+    assert rotation.rotate_shard(shard, NIGHT) == {"rotated": 4, "skipped": 1}
+    assert reads.get_delivery(victim)["status"] == "CANCELLED"
+    assert all(reads.get_delivery(i)["issue_number"] == 2 for i in ids if i != victim)
+    rotated = [e for e in reads.audit_trail(victim)["events"] if e["type"] == "ROTATED"]
     assert rotated == []
 
 
@@ -56,17 +56,17 @@ def test_a_write_the_rotation_does_not_decide_on_is_not_lost_when_it_lands_meanw
     its write must survive (the write is refused on the moved rev, and the next run rotates afresh)."""
     shard, ids = _register_in_one_shard(monkeypatch, 3)
     victim = ids[1]
-    build = service.rotate
+    build = rotation.roll_over
 
     def changed_meanwhile(delivery, now):
         if delivery.delivery_id == victim:
-            service.assign_courier(victim, {"courier_id": "c-late"})
-            service.mark_undeliverable(victim, "Bounce", [delivery.email])
+            dispatch.assign_courier(victim, {"courier_id": "c-late"})
+            bounces.mark_undeliverable(victim, "Bounce", [delivery.email])
         return build(delivery, now)
 
-    monkeypatch.setattr(service, "rotate", changed_meanwhile)
-    assert service.rotate_shard(shard, NIGHT) == {"rotated": 2, "skipped": 1}
-    monkeypatch.setattr(service, "rotate", build)
-    assert service.rotate_shard(shard, NIGHT) == {"rotated": 1, "skipped": 0}
+    monkeypatch.setattr(rotation, "roll_over", changed_meanwhile)
+    assert rotation.rotate_shard(shard, NIGHT) == {"rotated": 2, "skipped": 1}
+    monkeypatch.setattr(rotation, "roll_over", build)
+    assert rotation.rotate_shard(shard, NIGHT) == {"rotated": 1, "skipped": 0}
     item = wiring.adapters().deliveries.get(victim)
     assert (item.issue_number, item.assigned_courier, item.email_undeliverable) == (2, "c-late", True)

@@ -27,10 +27,11 @@ from zoneinfo import ZoneInfo
 
 from delivery_otp import audit, codes
 from delivery_otp.audit import Actor
+from delivery_otp.deliveries import code_is_live, epoch
 from delivery_otp.email_render import render_code_email
 from delivery_otp.errors import DependencyUnavailable
 from delivery_otp.model import SCHEDULED, DeliveryModel, delegate_entries
-from delivery_otp.service import ROTATION_BATCH, code_is_live, epoch
+from delivery_otp.rotation import ROTATION_BATCH
 from delivery_otp.wiring import adapters
 
 # A delegate's claimed send not confirmed within this long was abandoned by a sender that died (the

@@ -16,9 +16,9 @@ import hashlib
 import json
 from typing import Any
 
+from delivery_otp.deliveries import load
 from delivery_otp.errors import Conflict
 from delivery_otp.model import DELIVERED, RECIPIENT, delegate_entries, readable
-from delivery_otp.service import load
 from delivery_otp.wiring import adapters
 
 ISSUER = "delivery-otp"

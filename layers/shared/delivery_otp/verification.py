@@ -1,10 +1,10 @@
-"""The courier at the door: verify a code, report a failed attempt.
+"""The courier at the door: verify a code (a failed attempt is :mod:`delivery_otp.attempts`).
 
 A right code is one request: a transaction of the delivery's consuming update and a check that the
 courier is not blocked (a plain conditional update when no courier is known). A wrong code is one
 more: the delivery's counters with exact-value conditions and the courier's budget (see `budgets`)
 in one transaction, so concurrent guesses serialise and no budget can pass its limit. Refusals are
-judged from the items as they were, in SPEC's order.
+judged from the items as they were, in the order docs/behaviour.md gives.
 """
 
 from __future__ import annotations
@@ -18,11 +18,21 @@ from delivery_otp.adapters.deliveries import WriteResult
 from delivery_otp.adapters.prepared import PreparedUpdate
 from delivery_otp.audit import Actor
 from delivery_otp.calendar import has_ended
+from delivery_otp.deliveries import (
+    Answer,
+    assigned_to,
+    code_dies,
+    code_is_live,
+    day_of,
+    epoch,
+    leaves_rotation,
+    load,
+    seen_by,
+    zone_of,
+)
 from delivery_otp.errors import (
-    Conflict,
     DependencyUnavailable,
     InvalidInput,
-    NotFound,
     TooManyRequests,
     unknown_delivery,
 )
@@ -38,18 +48,7 @@ from delivery_otp.model import (
     DeliveryModel,
 )
 from delivery_otp.observability import count_courier_blocked
-from delivery_otp.service import (
-    Answer,
-    code_is_live,
-    day_of,
-    epoch,
-    kill_code_actions,
-    leave_rotation_actions,
-    load,
-    next_date,
-    zone_of,
-)
-from delivery_otp.validation import ATTEMPT_OUTCOMES, is_delivery_id, optional_id
+from delivery_otp.validation import is_delivery_id, optional_id
 from delivery_otp.wiring import adapters
 
 # Concurrent wrong codes each retry on the fresh item; more rounds than all budgets together is
@@ -108,31 +107,6 @@ _COURIER_NOT_BLOCKED = PreparedUpdate(
 )
 
 
-def hidden_from(delivery: DeliveryModel, actor: Actor) -> bool:
-    """An assigned delivery does not exist for any other courier: same 404 as an unknown id."""
-    return delivery.assigned_courier is not None and delivery.assigned_courier != actor.courier_id
-
-
-def _seen_by(delivery_id: str, delivery: DeliveryModel | None, actor: Actor) -> DeliveryModel:
-    """The delivery, when this courier may see it. Otherwise the answer is byte for byte an unknown
-    id's, so ids cannot be probed; only where nothing proves who the courier is (no authorizer: the
-    local stack with authentication off, where anybody may name any courier) does it say why."""
-    if delivery is not None and not hidden_from(delivery, actor):
-        return delivery
-    if delivery is None or not actor.self_declared:
-        raise unknown_delivery(delivery_id)
-    named = f"names courier {actor.courier_id!r}" if actor.courier_id else "names no courier"
-    raise NotFound(
-        f"delivery {delivery_id!r} is not registered for this courier: it may be assigned to a courier, and"
-        f" this request {named} (without sign-in, the body's courier_id names the courier)"
-    )
-
-
-def _assigned_to(actor: Actor) -> Any:
-    unassigned = DeliveryModel.assigned_courier.does_not_exist()
-    return unassigned | (DeliveryModel.assigned_courier == actor.courier_id) if actor.courier_id else unassigned
-
-
 def _nth_recent_wrong(n: int) -> Any:
     return CourierBudgetModel.wrong_log[n - 1]
 
@@ -149,7 +123,8 @@ def _is_right(delivery: DeliveryModel, mac: str) -> bool:
 
 
 def _judge(delivery: DeliveryModel, now: datetime) -> str | None:
-    """Why a delivery cannot take a code now, in SPEC's order; None when the code itself decides."""
+    """Why a delivery cannot take a code now, the first that applies of: delivered, no live code (not
+    going out, no code needed, its day over), locked; None when the code itself decides."""
     if delivery.status == DELIVERED:
         return "ALREADY_DELIVERED"
     if delivery.status in (CANCELLED, ON_HOLD, REQUEUED) or not delivery.code_required:
@@ -185,7 +160,7 @@ def verify(delivery_id: str, body: dict[str, Any], actor: Actor) -> Answer:
     repository = adapters().deliveries
     if not codes.is_well_formed(candidate):
         delivery = load(delivery_id)  # an unknown (or hidden) delivery answers 404 before malformed input
-        _seen_by(delivery_id, delivery, actor)
+        seen_by(delivery_id, delivery, actor)
         raise InvalidInput("code", "must be exactly 6 digits 0-9")
     code: str = candidate  # type: ignore[assignment]
 
@@ -222,7 +197,7 @@ def verify(delivery_id: str, body: dict[str, Any], actor: Actor) -> Answer:
             delivery = result.item
         elif delivery is None:  # the courier refused a right code before the delivery was ever seen
             delivery = repository.get(delivery_id)
-        delivery = _seen_by(delivery_id, delivery, actor)
+        delivery = seen_by(delivery_id, delivery, actor)
         verdict = _judge(delivery, now)
         if verdict is not None:
             repository.update(
@@ -278,10 +253,10 @@ def _record_wrong_code(
         DeliveryModel.wrong_alert_issue.set(issue),
     ]
     if life >= policy.WRONG_CODES_PER_LIFE:
-        actions += [DeliveryModel.status.set(ON_HOLD), *kill_code_actions(), *leave_rotation_actions()]
+        actions += [DeliveryModel.status.set(ON_HOLD), *code_dies(), *leaves_rotation()]
         events.append(audit.event("ON_HOLD", now, Actor(audit.SYSTEM), issue_number=issue))
     elif wrong >= policy.WRONG_CODES_PER_CODE:
-        actions += [DeliveryModel.status.set(LOCKED), *kill_code_actions()]
+        actions += [DeliveryModel.status.set(LOCKED), *code_dies()]
         events.append(audit.event("LOCKED", now, Actor(audit.SYSTEM), issue_number=issue))
 
     guard = None
@@ -323,47 +298,10 @@ def _record_wrong_code(
         & (DeliveryModel.wrong_attempts == wrong - 1)
         & (DeliveryModel.life_wrong_attempts == life - 1)
         & (DeliveryModel.code_valid_until > epoch(now))
-        & _assigned_to(actor),
+        & assigned_to(actor),
         guard,
     )
     if result.applied and blocks:
         count_courier_blocked()
     return result
 
-
-def report_attempt(delivery_id: str, body: dict[str, Any], actor: Actor) -> dict[str, Any]:
-    outcome = body.get("outcome")
-    optional_id(body, "courier_id")
-    optional_id(body, "device_id")
-    if not is_delivery_id(delivery_id):
-        raise unknown_delivery(delivery_id)
-    if not isinstance(outcome, str) or outcome not in ATTEMPT_OUTCOMES:
-        delivery = load(delivery_id)
-        _seen_by(delivery_id, delivery, actor)
-        raise InvalidInput("outcome", f"must be one of {', '.join(sorted(ATTEMPT_OUTCOMES))}")
-    now = adapters().clock.now()
-    repository = adapters().deliveries
-    delivery = repository.get(delivery_id)
-    for _ in range(_MAX_WRITE_ROUNDS):
-        delivery = _seen_by(delivery_id, delivery, actor)
-        if delivery.status == REQUEUED:
-            break
-        if delivery.status not in (SCHEDULED, LOCKED):
-            raise Conflict(f"delivery {delivery_id!r} is {delivery.status.lower()}: no attempt can be reported")
-        # Read first (attempts are not on the door's critical path) so the audit names the code that died.
-        issue = int(delivery.issue_number)
-        result = repository.update(
-            delivery_id,
-            [
-                DeliveryModel.status.set(REQUEUED),
-                *kill_code_actions(),
-                audit.record(audit.event("ATTEMPT_FAILED", now, actor, issue_number=issue or None, outcome=outcome)),
-            ],
-            DeliveryModel.status.is_in(SCHEDULED, LOCKED) & (DeliveryModel.issue_number == issue) & _assigned_to(actor),
-        )
-        if result.applied:
-            break
-        delivery = result.item
-    else:
-        raise DependencyUnavailable("the delivery is changing too fast; try again")
-    return {"status": REQUEUED, "next_delivery_date": next_date(delivery, now).isoformat()}
