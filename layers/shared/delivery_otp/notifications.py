@@ -13,25 +13,36 @@ The stream carries no code (only the nonce and a keyed MAC), so the sender re-de
   `emailed_issue` is set and the lease removed; a send SES refused releases its lease at once, and a
   lease left by a sender that died runs out, so the retried record sends it again.
 
-A stream batch is sent in bulk: 50 recipients per SES call. A send that fails is reported, so its record
-is retried and, in the end, parked in the dead-letter queue: never lost silently.
+Wrong-code alerts go to the recipient once per code (`alerted_issue` marks it, after SES took it).
+
+Both kinds run one pipeline (`_send`): read the batch's deliveries in one BatchGetItem and their
+addresses' suppressions in another, plan what each is owed (a kind's own rule), claim what must be
+claimed before SES (delegates' code emails only), render, send in bulk (50 recipients per SES call),
+then mark in conditional writes of 100. A send that fails is reported, so its record is retried and,
+in the end, parked in the dead-letter queue: never lost silently.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
+
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecord,
+    DynamoDBRecordEventName,
+)
 
 from delivery_otp import audit, codes
 from delivery_otp.audit import Actor
-from delivery_otp.deliveries import code_is_live, epoch
+from delivery_otp.config import settings
+from delivery_otp.deliveries import WRITES_PER_TRANSACTION, code_is_live, epoch
 from delivery_otp.email_render import render_code_email
 from delivery_otp.errors import DependencyUnavailable
 from delivery_otp.model import SCHEDULED, DeliveryModel, delegate_entries
-from delivery_otp.rotation import ROTATION_BATCH
 from delivery_otp.wiring import adapters
 
 # A delegate's claimed send not confirmed within this long was abandoned by a sender that died (the
@@ -41,13 +52,8 @@ LEASE_SECONDS = 120
 # fresh read this many times; then the record is reported and retried.
 CLAIM_ROUNDS = 3
 
-
-def _number(image: dict[str, Any], name: str) -> int:
-    value = image.get(name, {})
-    return int(value.get("N", "0")) if isinstance(value, dict) else 0
-
-
 Target = tuple[str, int, int]  # (delivery id, issue number, resend sequence) of a stream record
+AlertTarget = tuple[str, int]  # (delivery id, issue number) of a stream record
 
 
 @dataclass(frozen=True)
@@ -73,91 +79,157 @@ class Plan:
     waiting: bool = False
     lease: int | None = None  # the lease of this sender's claim, once made
 
+    @property
+    def messages(self) -> list[Message]:
+        return [*self.recipient, *self.delegates]
 
-def issue_to_email(record: dict[str, Any]) -> Target | None:
-    """What to email when this stream record issued a new code or asked for the live one again."""
-    if record.get("eventName") not in ("INSERT", "MODIFY"):
+
+# --- stream records -----------------------------------------------------------------------------------
+
+
+def _changed_delivery(record: Mapping[str, Any]) -> tuple[DynamoDBRecordEventName, dict, dict] | None:
+    """(event name, new image, old image) of a stream record that changed a delivery, images as Python
+    values; None for any other record."""
+    parsed = DynamoDBRecord(dict(record))
+    change = parsed.dynamodb
+    if parsed.event_name is None or change is None:
         return None
-    change = record.get("dynamodb", {})
-    new = change.get("NewImage") or {}
-    old = change.get("OldImage") or {}
-    if not new.get("pk", {}).get("S", "").startswith("D#"):
+    new = change.new_image
+    if not str(new.get("pk", "")).startswith("D#"):
+        return None
+    return parsed.event_name, new, change.old_image
+
+
+def _number(image: dict[str, Any], name: str) -> int:
+    return int(image.get(name) or 0)
+
+
+def issue_to_email(record: Mapping[str, Any]) -> Target | None:
+    """What to email when this stream record issued a new code or asked for the live one again."""
+    changed = _changed_delivery(record)
+    if changed is None:
+        return None
+    event, new, old = changed
+    if event not in (DynamoDBRecordEventName.INSERT, DynamoDBRecordEventName.MODIFY):
         return None
     issue = _number(new, "issue_number")
     resend = _number(new, "resend_seq")
     named = _number(new, "delegate_count") > _number(old, "delegate_count")  # a delegate to send the code to
     if issue == 0 or (issue <= _number(old, "issue_number") and resend <= _number(old, "resend_seq") and not named):
         return None
-    return new["delivery_id"]["S"], issue, resend
+    return str(new["delivery_id"]), issue, resend
 
 
-def _mailable(item: DeliveryModel, suppressed: set[str]) -> bool:
-    """Not an address that bounced or complained (SPEC 6): it is not mailed again."""
-    return not item.email_undeliverable and item.email.strip().lower() not in suppressed
+def alert_to_send(record: Mapping[str, Any]) -> AlertTarget | None:
+    """(delivery id, issue) when this record is the first wrong code entered against that code."""
+    changed = _changed_delivery(record)
+    if changed is None:
+        return None
+    event, new, old = changed
+    if event is not DynamoDBRecordEventName.MODIFY:
+        return None
+    issue = _number(new, "wrong_alert_issue")
+    if issue == 0 or issue <= _number(old, "wrong_alert_issue"):
+        return None
+    return str(new["delivery_id"]), issue
 
 
-def _plan(item: DeliveryModel, suppressed: set[str], now: datetime) -> Plan:
-    """Every email the delivery is owed now (none while no code is live: a resend asked for meanwhile
-    goes out with the next live code)."""
-    if not code_is_live(item, now):
-        return Plan(item)
-    issue = int(item.issue_number)
-    recipient: list[Message] = []
-    if _mailable(item, suppressed):
-        if int(item.emailed_issue or 0) < issue:
-            recipient.append(Message(item.delivery_id, issue))
-        done, asked = int(item.emailed_resend or 0), int(item.resend_seq or 0)
-        recipient += [Message(item.delivery_id, issue, resend=n) for n in range(done + 1, asked + 1)]
-    delegates: list[Message] = []
-    waiting = False
-    entries = delegate_entries(item)
-    for who in sorted(item.live_delegates or (), key=codes.delegate_number):
-        entry = entries.get(who)
-        if (
-            entry is None
-            or entry.get("email_undeliverable")
-            or str(entry.get("email", "")).strip().lower() in suppressed
-            or int(entry.get("emailed_issue") or 0) >= issue
-        ):
-            continue
-        lease = entry.get("sending_until")
-        if int(entry.get("sending_issue") or 0) < issue:
-            delegates.append(Message(item.delivery_id, issue, who))
-        elif lease is not None and int(lease) <= epoch(now):
-            delegates.append(Message(item.delivery_id, issue, who, taken_over=True))
-        elif lease is not None:
-            waiting = True
-    return Plan(item, recipient, delegates, waiting)
+# --- the pipeline both kinds run ----------------------------------------------------------------------
 
 
-def _rendered(found: DeliveryModel, issue: int, now: datetime, delegate: str | None = None) -> dict[str, str]:
-    key = adapters().keys.key()
-    nonce = found.code_nonce or ""
-    entry: dict[str, Any] = {}
-    if delegate is None:
-        code = codes.derive_code(key, found.delivery_id, issue, nonce)
-    else:
-        code = codes.delegate_codes(key, found.delivery_id, issue, nonce, int(found.delegate_count or 0))[delegate]
-        entry = delegate_entries(found)[delegate]
-    zone = ZoneInfo(found.timezone)
-    rendered = render_code_email(
-        locale=entry.get("locale") or found.locale,
-        code=code,
-        recipient_name=entry.get("name") if delegate else found.recipient_name,
-        delivery_id=found.delivery_id,
-        order_id=found.order_id,
-        delivery_date=datetime.fromisoformat(found.delivery_date).date(),
-        valid_until=datetime.fromtimestamp(found.code_valid_until, zone),
-        # A delegate who never got a code gets this one as a first code, not as a replacement.
-        reason="issued" if issue == 1 or (delegate is not None and not entry.get("emailed_issue")) else "rotated",
-        delegate_of=(found.recipient_name or "") if delegate is not None else None,
-    )
+class _Kind(Protocol):
+    """What differs between code emails and wrong-code alerts; `_send` does the rest."""
+
+    def addresses(self, item: DeliveryModel) -> list[str]:
+        """The addresses this kind may mail for the delivery: their suppressions are read."""
+        ...
+
+    def owed(self, item: DeliveryModel, suppressed: set[str], now: datetime) -> Plan:
+        """What the delivery is owed now, as read."""
+        ...
+
+    def claim(self, plans: dict[str, Plan], now: datetime) -> tuple[dict[str, Plan], set[str]]:
+        """The plans as claimed before SES, and the deliveries whose claim was refused (read again)."""
+        ...
+
+    def render(self, item: DeliveryModel, message: Message, now: datetime) -> dict[str, str]:
+        """The template data of one message."""
+        ...
+
+    def mark(self, plans: list[Plan], accepted: dict[Message, bool], now: datetime) -> None:
+        """Record, in conditional writes, what SES took (and release what it did not)."""
+        ...
+
+
+def _template_data(rendered: Any, now: datetime) -> dict[str, str]:
     # `sent_at` is not in the template: SES ignores it; the local mailbox shows it.
     return {"subject": rendered.subject, "text": rendered.text, "html": rendered.html, "sent_at": now.isoformat()}
 
 
 def _address(item: DeliveryModel, delegate: str | None) -> str:
     return item.email if delegate is None else str(delegate_entries(item)[delegate]["email"])
+
+
+def _mailable(item: DeliveryModel, suppressed: set[str]) -> bool:
+    """Not an address that bounced or complained: it is not mailed again."""
+    return not item.email_undeliverable and item.email.strip().lower() not in suppressed
+
+
+def _planned(kind: _Kind, delivery_ids: list[str], now: datetime) -> tuple[list[Plan], set[str]]:
+    """Each delivery's plan, claimed as its kind needs; and the deliveries whose claim could not be made
+    (they changed under every try): what they owe waits for the record's retry."""
+    repository = adapters().deliveries
+    plans: dict[str, Plan] = {}
+    pending = delivery_ids
+    for _ in range(CLAIM_ROUNDS):
+        found = repository.get_many(pending)
+        addresses = [address for item in found.values() for address in kind.addresses(item)]
+        suppressed = adapters().suppression.suppressed(addresses)
+        claimed, refused = kind.claim(
+            {delivery_id: kind.owed(item, suppressed, now) for delivery_id, item in found.items()}, now
+        )
+        plans |= claimed
+        pending = sorted(refused)
+        if not pending:
+            break
+    # In the records' order (the store answers in its own), so the messages go out in that order.
+    return [plans[i] for i in delivery_ids if i in plans], set(pending)
+
+
+def _send(kind: _Kind, delivery_ids: list[str]) -> set[str]:
+    """Mail what these deliveries are owed, in bulk; the deliveries to report (SES did not take all of
+    theirs, a claim could not be made, or another sender's lease still runs). Raises when a store or SES
+    is unreachable, so the whole batch is retried (its claims released first)."""
+    now = adapters().clock.now()
+    plans, unclaimed = _planned(kind, delivery_ids, now)
+    due = [(plan.item, message) for plan in plans for message in plan.messages]
+    accepted: dict[Message, bool] = {}
+    if due:
+        try:  # the code key is needed to render a code: unreachable, it fails the batch like SES
+            took = adapters().mailer.send_bulk(
+                settings().need("code_email_template"),
+                [(_address(item, m.delegate), kind.render(item, m, now)) for item, m in due],
+                [{"delivery": m.delivery_id, **({"delegate": m.delegate} if m.delegate else {})} for _, m in due],
+            )
+        except DependencyUnavailable:
+            _release(kind, plans, now)
+            raise
+        accepted = {message: ok for (_, message), ok in zip(due, took, strict=True)}
+        kind.mark(plans, accepted, now)
+    failed = unclaimed | {plan.item.delivery_id for plan in plans if plan.waiting}
+    return failed | {message.delivery_id for message, ok in accepted.items() if not ok}
+
+
+def _release(kind: _Kind, plans: list[Plan], now: datetime) -> None:
+    """SES could not be reached: the batch is settled as if SES took nothing, so claims are released and
+    the retry sends at once (best effort: a claim that cannot be released runs out)."""
+    try:
+        kind.mark(plans, {message: False for plan in plans for message in plan.messages}, now)
+    except DependencyUnavailable:
+        pass
+
+
+# --- code emails ----------------------------------------------------------------------------------------
 
 
 def _and(condition: Any, more: Any) -> Any:
@@ -211,35 +283,6 @@ def _claim(plan: Plan, lease: int, now: datetime) -> _Write:
     return write
 
 
-def _claimed(delivery_ids: list[str], now: datetime) -> tuple[list[Plan], set[str]]:
-    """Each delivery's plan, its delegates' sends claimed; and the deliveries whose claim could not be
-    made (they changed under every try): their delegates wait for the record's retry."""
-    repository = adapters().deliveries
-    lease = epoch(now) + LEASE_SECONDS
-    plans: dict[str, Plan] = {}
-    pending = delivery_ids
-    for _ in range(CLAIM_ROUNDS):
-        found = repository.get_many(pending)
-        addresses = [item.email for item in found.values()]
-        for item in found.values():
-            addresses += [str(entry.get("email", "")) for entry in delegate_entries(item).values()]
-        suppressed = adapters().suppression.suppressed(addresses)
-        fresh = {delivery_id: _plan(item, suppressed, now) for delivery_id, item in found.items()}
-        claims = [(delivery_id, plan) for delivery_id, plan in fresh.items() if plan.delegates]
-        refused: set[str] = set()
-        for start in range(0, len(claims), ROTATION_BATCH):
-            chunk = claims[start : start + ROTATION_BATCH]
-            applied = repository.update_many([_claim(plan, lease, now).request(i) for i, plan in chunk])
-            refused |= {delivery_id for (delivery_id, _), ok in zip(chunk, applied, strict=True) if not ok}
-        for delivery_id, plan in fresh.items():
-            # Refused: the recipient's emails go anyway; the delegates' wait for a fresh read.
-            plans[delivery_id] = replace(plan, delegates=[]) if delivery_id in refused else replace(plan, lease=lease)
-        pending = sorted(refused)
-        if not pending:
-            break
-    return list(plans.values()), set(pending)
-
-
 def _recipient_marks(plan: Plan, accepted: dict[Message, bool], now: datetime) -> _Write:
     """The recipient's emails SES took: the issue's, and the resends up to the first it did not take."""
     write = _Write()
@@ -280,25 +323,106 @@ def _settled_claims(plan: Plan, accepted: dict[Message, bool]) -> _Write:
     return write
 
 
-def _write_back(plans: list[Plan], accepted: dict[Message, bool], now: datetime) -> None:
-    """One conditional write per delivery (its marks and its claims settled); when the marks' condition
-    fails (another sender marked them), the claims are settled alone."""
-    repository = adapters().deliveries
-    parts = [
-        (plan.item.delivery_id, _recipient_marks(plan, accepted, now), _settled_claims(plan, accepted))
-        for plan in plans
-    ]
-    writes = []
-    for delivery_id, marks, claims in parts:
-        if marks or claims:
-            merged = _Write(marks.actions + claims.actions, marks.events, _and(marks.condition, claims.condition))
-            writes.append((delivery_id, merged, claims if marks and claims else None))
-    for start in range(0, len(writes), ROTATION_BATCH):
-        chunk = writes[start : start + ROTATION_BATCH]
-        applied = repository.update_many([merged.request(i) for i, merged, _ in chunk])
-        alone = [claims.request(i) for (i, _, claims), ok in zip(chunk, applied, strict=True) if not ok and claims]
-        if alone:
-            repository.update_many(alone)
+class _CodeEmails:
+    """The live code to the recipient (the issue's email and each resend) and to each live delegate."""
+
+    def addresses(self, item: DeliveryModel) -> list[str]:
+        return [item.email, *(str(entry.get("email", "")) for entry in delegate_entries(item).values())]
+
+    def owed(self, item: DeliveryModel, suppressed: set[str], now: datetime) -> Plan:
+        """Every email the delivery is owed now (none while no code is live: a resend asked for
+        meanwhile goes out with the next live code)."""
+        if not code_is_live(item, now):
+            return Plan(item)
+        issue = int(item.issue_number)
+        recipient: list[Message] = []
+        if _mailable(item, suppressed):
+            if int(item.emailed_issue or 0) < issue:
+                recipient.append(Message(item.delivery_id, issue))
+            done, asked = int(item.emailed_resend or 0), int(item.resend_seq or 0)
+            recipient += [Message(item.delivery_id, issue, resend=n) for n in range(done + 1, asked + 1)]
+        delegates: list[Message] = []
+        waiting = False
+        entries = delegate_entries(item)
+        for who in sorted(item.live_delegates or (), key=codes.delegate_number):
+            entry = entries.get(who)
+            if (
+                entry is None
+                or entry.get("email_undeliverable")
+                or str(entry.get("email", "")).strip().lower() in suppressed
+                or int(entry.get("emailed_issue") or 0) >= issue
+            ):
+                continue
+            lease = entry.get("sending_until")
+            if int(entry.get("sending_issue") or 0) < issue:
+                delegates.append(Message(item.delivery_id, issue, who))
+            elif lease is not None and int(lease) <= epoch(now):
+                delegates.append(Message(item.delivery_id, issue, who, taken_over=True))
+            elif lease is not None:
+                waiting = True
+        return Plan(item, recipient, delegates, waiting)
+
+    def claim(self, plans: dict[str, Plan], now: datetime) -> tuple[dict[str, Plan], set[str]]:
+        """The delegates' sends claimed, one conditional write per delivery in transactions of 100. A
+        refused claim keeps the recipient's emails; the delegates' wait for a fresh read."""
+        repository = adapters().deliveries
+        lease = epoch(now) + LEASE_SECONDS
+        claims = [(delivery_id, plan) for delivery_id, plan in plans.items() if plan.delegates]
+        refused: set[str] = set()
+        for start in range(0, len(claims), WRITES_PER_TRANSACTION):
+            chunk = claims[start : start + WRITES_PER_TRANSACTION]
+            applied = repository.update_many([_claim(plan, lease, now).request(i) for i, plan in chunk])
+            refused |= {delivery_id for (delivery_id, _), ok in zip(chunk, applied, strict=True) if not ok}
+        claimed = {
+            delivery_id: replace(plan, delegates=[]) if delivery_id in refused else replace(plan, lease=lease)
+            for delivery_id, plan in plans.items()
+        }
+        return claimed, refused
+
+    def render(self, item: DeliveryModel, message: Message, now: datetime) -> dict[str, str]:
+        key = adapters().keys.key()
+        nonce = item.code_nonce or ""
+        issue, delegate = message.issue, message.delegate
+        entry: dict[str, Any] = {}
+        if delegate is None:
+            code = codes.derive_code(key, item.delivery_id, issue, nonce)
+        else:
+            code = codes.delegate_codes(key, item.delivery_id, issue, nonce, int(item.delegate_count or 0))[delegate]
+            entry = delegate_entries(item)[delegate]
+        zone = ZoneInfo(item.timezone)
+        rendered = render_code_email(
+            locale=entry.get("locale") or item.locale,
+            code=code,
+            recipient_name=entry.get("name") if delegate else item.recipient_name,
+            delivery_id=item.delivery_id,
+            order_id=item.order_id,
+            delivery_date=datetime.fromisoformat(item.delivery_date).date(),
+            valid_until=datetime.fromtimestamp(item.code_valid_until, zone),
+            # A delegate who never got a code gets this one as a first code, not as a replacement.
+            reason="issued" if issue == 1 or (delegate is not None and not entry.get("emailed_issue")) else "rotated",
+            delegate_of=(item.recipient_name or "") if delegate is not None else None,
+        )
+        return _template_data(rendered, now)
+
+    def mark(self, plans: list[Plan], accepted: dict[Message, bool], now: datetime) -> None:
+        """One conditional write per delivery (its marks and its claims settled); when the marks'
+        condition fails (another sender marked them), the claims are settled alone."""
+        repository = adapters().deliveries
+        parts = [
+            (plan.item.delivery_id, _recipient_marks(plan, accepted, now), _settled_claims(plan, accepted))
+            for plan in plans
+        ]
+        writes = []
+        for delivery_id, marks, claims in parts:
+            if marks or claims:
+                merged = _Write(marks.actions + claims.actions, marks.events, _and(marks.condition, claims.condition))
+                writes.append((delivery_id, merged, claims if marks and claims else None))
+        for start in range(0, len(writes), WRITES_PER_TRANSACTION):
+            chunk = writes[start : start + WRITES_PER_TRANSACTION]
+            applied = repository.update_many([merged.request(i) for i, merged, _ in chunk])
+            alone = [claims.request(i) for (i, _, claims), ok in zip(chunk, applied, strict=True) if not ok and claims]
+            if alone:
+                repository.update_many(alone)
 
 
 def send_code_emails(targets: list[Target]) -> list[Target]:
@@ -309,38 +433,10 @@ def send_code_emails(targets: list[Target]) -> list[Target]:
     marks per 100. Returns the targets whose emails could not all be sent (to retry); raises when a
     store or SES is unreachable, so the whole batch is retried (its claims released first).
     """
-    import os
-
     if not targets:
         return []
-    now = adapters().clock.now()
-    plans, unclaimed = _claimed(list(dict.fromkeys(delivery_id for delivery_id, _, _ in targets)), now)
-    due = [(plan, message) for plan in plans for message in [*plan.recipient, *plan.delegates]]
-    accepted: dict[Message, bool] = {}
-    if due:
-        try:  # the code key is needed to render: unreachable, it fails the batch like SES
-            took = adapters().mailer.send_bulk(
-                os.environ["CODE_EMAIL_TEMPLATE"],
-                [(_address(plan.item, m.delegate), _rendered(plan.item, m.issue, now, m.delegate)) for plan, m in due],
-                [{"delivery": m.delivery_id, **({"delegate": m.delegate} if m.delegate else {})} for _, m in due],
-            )
-        except DependencyUnavailable:
-            _release([plan for plan in plans if plan.delegates], now)
-            raise
-        accepted = {message: ok for (_, message), ok in zip(due, took, strict=True)}
-        _write_back(plans, accepted, now)
-    failed = unclaimed | {plan.item.delivery_id for plan in plans if plan.waiting}
-    failed |= {message.delivery_id for message, ok in accepted.items() if not ok}
+    failed = _send(_CodeEmails(), list(dict.fromkeys(delivery_id for delivery_id, _, _ in targets)))
     return sorted({target for target in targets if target[0] in failed})
-
-
-def _release(plans: list[Plan], now: datetime) -> None:
-    """SES could not be reached: the claims are released so the retry sends at once (best effort: a
-    claim that cannot be released runs out)."""
-    try:
-        _write_back(plans, {m: False for plan in plans for m in [*plan.recipient, *plan.delegates]}, now)
-    except DependencyUnavailable:
-        pass
 
 
 def send_code_email(delivery_id: str, issue: int) -> bool:
@@ -349,60 +445,37 @@ def send_code_email(delivery_id: str, issue: int) -> bool:
     now = adapters().clock.now()
     if found is None or int(found.issue_number) != issue:
         return False
-    plan = _plan(found, set(), now)
-    if not plan.recipient and not plan.delegates:
+    if not _CodeEmails().owed(found, set(), now).messages:
         return False
     if send_code_emails([(delivery_id, issue, int(found.resend_seq or 0))]):
         raise DependencyUnavailable("the mail service did not accept the message")
     return True
 
 
-# --- wrong-code alerts (SPEC 6) ---------------------------------------------------------------------
+# --- wrong-code alerts ------------------------------------------------------------------------------
 
 
-def alert_to_send(record: dict[str, Any]) -> tuple[str, int] | None:
-    """(delivery id, issue) when this record is the first wrong code entered against that code."""
-    if record.get("eventName") != "MODIFY":
-        return None
-    change = record.get("dynamodb", {})
-    new, old = change.get("NewImage") or {}, change.get("OldImage") or {}
-    if not new.get("pk", {}).get("S", "").startswith("D#"):
-        return None
-    issue = _number(new, "wrong_alert_issue")
-    if issue == 0 or issue <= _number(old, "wrong_alert_issue"):
-        return None
-    return new["delivery_id"]["S"], issue
+@dataclass(frozen=True)
+class _WrongCodeAlerts:
+    """One alert to the recipient per code that met a wrong guess; no code in it, nothing to claim."""
 
+    latest: dict[str, int]  # the latest issue asked for, by delivery
 
-def send_wrong_code_alerts(targets: list[tuple[str, int]]) -> list[tuple[str, int]]:
-    """Alert each recipient once per code; returns the targets SES did not take (to retry)."""
-    import os
+    def addresses(self, item: DeliveryModel) -> list[str]:
+        return [item.email]
 
-    from delivery_otp.alert_render import render_wrong_code_alert
+    def owed(self, item: DeliveryModel, suppressed: set[str], now: datetime) -> Plan:
+        issue = self.latest[item.delivery_id]
+        if _mailable(item, suppressed) and int(item.alerted_issue or 0) < issue <= int(item.wrong_alert_issue or 0):
+            return Plan(item, recipient=[Message(item.delivery_id, issue)])
+        return Plan(item)
 
-    if not targets:
-        return []
-    latest: dict[str, int] = {}
-    for delivery_id, issue in targets:
-        latest[delivery_id] = max(latest.get(delivery_id, 0), issue)
-    repository = adapters().deliveries
-    found = repository.get_many(list(latest))
-    now = adapters().clock.now()
-    suppressed = adapters().suppression.suppressed([item.email for item in found.values()])
-    due = []
-    for delivery_id, issue in latest.items():
-        item = found.get(delivery_id)
-        if (
-            item is not None
-            and _mailable(item, suppressed)
-            and int(item.alerted_issue or 0) < issue <= int(item.wrong_alert_issue or 0)
-        ):
-            due.append((item, issue))
-    if not due:
-        return []
-    messages = []
-    for item, _ in due:
-        zone = ZoneInfo(item.timezone)
+    def claim(self, plans: dict[str, Plan], now: datetime) -> tuple[dict[str, Plan], set[str]]:
+        return plans, set()
+
+    def render(self, item: DeliveryModel, message: Message, now: datetime) -> dict[str, str]:
+        from delivery_otp.alert_render import render_wrong_code_alert
+
         rejected = [e.at for e in item.events if e.type == "VERIFICATION" and e.outcome == "REJECTED"]
         attempted = datetime.fromisoformat(rejected[-1]) if rejected else now
         rendered = render_wrong_code_alert(
@@ -411,27 +484,39 @@ def send_wrong_code_alerts(targets: list[tuple[str, int]]) -> list[tuple[str, in
             delivery_id=item.delivery_id,
             order_id=item.order_id,
             delivery_date=datetime.fromisoformat(item.delivery_date).date(),
-            attempted_at=attempted.astimezone(zone),
+            attempted_at=attempted.astimezone(ZoneInfo(item.timezone)),
         )
-        data = {"subject": rendered.subject, "text": rendered.text, "html": rendered.html, "sent_at": now.isoformat()}
-        messages.append((item.email, data))
-    accepted = adapters().mailer.send_bulk(
-        os.environ["CODE_EMAIL_TEMPLATE"], messages, [{"delivery": item.delivery_id} for item, _ in due]
-    )
-    sent = [target for target, ok in zip(due, accepted, strict=True) if ok]
-    system = Actor(audit.SYSTEM)
-    for start in range(0, len(sent), ROTATION_BATCH):
-        repository.update_many(
-            [
-                (
-                    item.delivery_id,
-                    [
-                        DeliveryModel.alerted_issue.set(issue),
-                        audit.record(audit.event("ALERT_SENT", now, system, issue_number=issue)),
-                    ],
-                    DeliveryModel.alerted_issue.does_not_exist() | (DeliveryModel.alerted_issue < issue),
-                )
-                for item, issue in sent[start : start + ROTATION_BATCH]
-            ]
-        )
-    return [(item.delivery_id, issue) for (item, issue), ok in zip(due, accepted, strict=True) if not ok]
+        return _template_data(rendered, now)
+
+    def mark(self, plans: list[Plan], accepted: dict[Message, bool], now: datetime) -> None:
+        """`alerted_issue` set for each alert SES took, unless an alert for this code or a later one was
+        marked already; in transactions of 100."""
+        repository = adapters().deliveries
+        system = Actor(audit.SYSTEM)
+        sent = [m for plan in plans for m in plan.recipient if accepted[m]]
+        for start in range(0, len(sent), WRITES_PER_TRANSACTION):
+            repository.update_many(
+                [
+                    (
+                        m.delivery_id,
+                        [
+                            DeliveryModel.alerted_issue.set(m.issue),
+                            audit.record(audit.event("ALERT_SENT", now, system, issue_number=m.issue)),
+                        ],
+                        DeliveryModel.alerted_issue.does_not_exist() | (DeliveryModel.alerted_issue < m.issue),
+                    )
+                    for m in sent[start : start + WRITES_PER_TRANSACTION]
+                ]
+            )
+
+
+def send_wrong_code_alerts(targets: list[AlertTarget]) -> list[AlertTarget]:
+    """Alert each recipient once per code; returns the targets SES did not take (to retry), one per
+    delivery, at the latest issue asked for."""
+    if not targets:
+        return []
+    latest: dict[str, int] = {}
+    for delivery_id, issue in targets:
+        latest[delivery_id] = max(latest.get(delivery_id, 0), issue)
+    failed = _send(_WrongCodeAlerts(latest), list(latest))
+    return [(delivery_id, issue) for delivery_id, issue in latest.items() if delivery_id in failed]

@@ -16,7 +16,7 @@ from typing import Any
 from delivery_otp import audit, policy
 from delivery_otp.audit import Actor
 from delivery_otp.calendar import has_ended
-from delivery_otp.deliveries import day_of, epoch, next_date, zone_of
+from delivery_otp.deliveries import WRITES_PER_TRANSACTION, day_of, epoch, next_date, zone_of
 from delivery_otp.issuing import issue_code, shards
 from delivery_otp.model import OPEN_STATES, SCHEDULED, DeliveryModel
 from delivery_otp.wiring import adapters
@@ -32,9 +32,9 @@ def rotate_all(now: datetime | None = None, only: Iterable[str] | None = None) -
     return counts
 
 
-# Conditional writes per TransactWriteItems: DynamoDB's limit. One write per delivery either way;
-# batching saves round trips, and a refused condition only sends the rest again.
-ROTATION_BATCH = 100
+# One write per delivery either way; batching saves round trips, and a refused condition only sends the
+# rest again.
+ROTATION_BATCH = WRITES_PER_TRANSACTION
 # Index entries are keys only: a page of 1,000 is ~100 KB, well under Query's 1 MB.
 ROTATION_QUERY_PAGE = 1000
 

@@ -304,4 +304,3 @@ def _record_wrong_code(
     if result.applied and blocks:
         count_courier_blocked()
     return result
-

@@ -41,4 +41,3 @@ class SecretsManagerKeySource:
         if len(secret) < 32:
             raise DependencyUnavailable("the code key is too short to be safe")
         return secret.encode()
-
