@@ -1,9 +1,10 @@
-"""A hypothesis state machine of the whole lifecycle, checked against the rules of SPEC sections 3 and 5.
+"""A hypothesis state machine of the whole lifecycle, checked against the product's rules
+(docs/behaviour.md: codes, budgets, the order of judgement, rotation).
 
 Registrations in several zones, code views, right, wrong and stale codes from couriers and from
 devices without one, failed attempts, cancels, the clock moving forward (then the nightly rotation)
 or back (then a backdated rotation that must do nothing). Each step's answer is predicted from the
-delivery's state before it, by the rules as SPEC words them, and every item must satisfy the
+delivery's state before it, by the rules as docs/behaviour.md words them, and every item must satisfy the
 invariants after every step.
 """
 
@@ -93,7 +94,7 @@ class Lifecycle(RuleBasedStateMachine):
         )
 
     def expected_refusal(self, item: DeliveryModel, courier: str | None) -> int | None:
-        """SPEC 3's order: delivered 409; no live code 410; locked 423; (a blocked courier 429 first)."""
+        """The order of judgement: delivered 409; no live code 410; locked 423; (a blocked courier 429 first)."""
         if self.courier_blocked(courier):
             return 429
         if item.status == DELIVERED:

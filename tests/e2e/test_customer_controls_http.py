@@ -1,4 +1,4 @@
-"""SPEC 6 over HTTP on the local stack: the customer asks for the code again, replaces a leaked one
+"""The customer's controls over HTTP on the local stack: the customer asks for the code again, replaces a leaked one
 and moves the delivery to another day; each time the right email reaches the mailbox."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """docs/openapi.yaml is a valid OpenAPI 3.1 document and describes the API that template.yaml deploys.
 
 The deployed paths and methods are exactly the template's HttpApi routes, every operation answers what
-SPEC section 4 says it answers, the local-only routes of SPEC section 7 are marked as such, and every
+the product says it answers, the local-only routes are marked as such, and every
 example fits its own schema, so the document cannot quietly drift from the product.
 """
 
@@ -30,7 +30,7 @@ STOREFRONT = {
     ("POST", "/deliveries/{id}/cancel"): {"200", "404", "409"},
     ("GET", "/deliveries/{id}/events"): {"200", "404"},
     ("PUT", "/deliveries/{id}/courier"): {"200", "404", "409", "413", "422"},
-    # SPEC 6: the customer's controls.
+    # The customer's controls.
     ("POST", "/deliveries/{id}/code/resend"): {"200", "404", "410", "423", "429"},
     ("POST", "/deliveries/{id}/code/rotate"): {"200", "404", "410", "423"},
     ("PUT", "/deliveries/{id}/schedule"): {"200", "404", "409", "413", "422"},
@@ -141,7 +141,7 @@ def test_every_operation_is_named_summarised_and_explained(doc):
 
 
 # --------------------------------------------------------------------------------------------------
-# Routes: the template's, the SPEC's, and the local stack's
+# Routes: the template's, the contract's, and the local stack's
 # --------------------------------------------------------------------------------------------------
 
 
@@ -251,7 +251,7 @@ def test_delivery_body_is_the_spec_body(doc):
         "issue_number",
         "wrong_attempts_left",
     }
-    # SPEC's fields, all always present; fields added later are documented and optional.
+    # The contract's fields, all always present; fields added later are documented and optional.
     assert set(delivery["required"]) == fields and fields <= set(props)
     assert set(props) - fields == {"courier_id", "email_undeliverable", "delegates"}
     assert props["status"]["enum"] == ["SCHEDULED", "DELIVERED", "REQUEUED", "LOCKED", "ON_HOLD", "CANCELLED"]

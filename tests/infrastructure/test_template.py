@@ -1,6 +1,6 @@
 """What `sam validate --lint` and cfn-lint cannot know about template.yaml: that it matches the product.
 
-The table matches the pynamodb model, the routes are the API of SPEC section 4, every role allows only
+The table matches the pynamodb model, the routes are the HTTP API's, every role allows only
 what its function does, the rotation schedule is a schedule EventBridge Scheduler accepts and that runs
 often enough, failures land in dead-letter queues, and the sample events in events/ fit the template.
 """
@@ -651,7 +651,7 @@ def test_the_rotation_schedule_is_a_valid_recurring_expression_in_a_real_time_zo
 
 
 def test_the_rotation_runs_at_least_hourly_every_day() -> None:
-    # Every delivery is rotated within an hour of its local midnight, whatever its offset (SPEC 3).
+    # Every delivery is rotated within an hour of its local midnight, whatever its offset.
     schedule = parse_schedule_expression(_rotation_schedule()["ScheduleExpression"])
 
     assert longest_gap_minutes(schedule) <= 60

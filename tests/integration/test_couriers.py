@@ -1,4 +1,4 @@
-"""Assignment and the per-courier guessing budget (SPEC section 5)."""
+"""Assignment and the per-courier guessing budget."""
 
 from __future__ import annotations
 

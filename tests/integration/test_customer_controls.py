@@ -1,4 +1,4 @@
-"""The customer's controls (SPEC 6): resend the code, replace a leaked one, move to another day."""
+"""The customer's controls: resend the code, replace a leaked one, move to another day."""
 
 from __future__ import annotations
 

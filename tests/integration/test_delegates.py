@@ -1,4 +1,4 @@
-"""Delegates (SPEC 6): people the customer trusts get codes of their own; all open the parcel once."""
+"""Delegates: people the customer trusts get codes of their own; all open the parcel once."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Goal 2 of the performance issue, in the suite and not only in `make bench`: the AWS requests each path
+"""The work each request makes, in the suite and not only in `make bench`: the AWS requests each path
 makes, counted with a botocore hook against moto (`bench.work`), after a warm-up of the same path."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The wrong-code alert: a short email telling the recipient that someone entered a wrong code for
-their parcel (SPEC 6), at most once per code. It carries no code, and says what to do: nothing if it
+their parcel, at most once per code. It carries no code, and says what to do: nothing if it
 was them or the person receiving the parcel, otherwise keep the code to themselves.
 
 Same languages, greeting, date format, accessibility and one-line cleaning as the code email.

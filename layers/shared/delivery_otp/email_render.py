@@ -61,7 +61,7 @@ class _Words:
     delivery_label: str
     date_label: str
     footer: str
-    # To a delegate: someone the recipient trusts, with a code of their own (SPEC 6).
+    # To a delegate: someone the recipient trusts, with a code of their own.
     subject_delegate: str  # {date}
     intro_delegate_named: str  # {owner}, {date}
     intro_delegate: str  # {date}

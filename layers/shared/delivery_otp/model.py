@@ -193,7 +193,7 @@ class DeliveryModel(Model):
     delivered_issue = NumberAttribute(null=True)
     assigned_courier = UnicodeAttribute(null=True)
 
-    # Delegates (SPEC 6): people the customer trusts to receive the parcel, each with a code of their
+    # Delegates: people the customer trusts to receive the parcel, each with a code of their
     # own. `delegates` maps an id to {name, email, locale, added_at, revoked_at, emailed_issue,
     # sending_issue, sending_until}: the last issue SES took for them, the last one whose send was
     # claimed (and recorded), and that claim's lease until SES answers (0: released for a retry);
