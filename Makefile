@@ -19,7 +19,7 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 run: $(VENV)/.synced
 	$(VENV)/bin/python -m local
 
-test: $(VENV)/.synced validate
+test: $(VENV)/.synced lint validate
 	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup tests
 
 unit integration infrastructure e2e: $(VENV)/.synced

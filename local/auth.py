@@ -142,7 +142,7 @@ class LocalAuth:
         )
         request.context["timestamp"] = stamp
         signer = SigV4Auth(Credentials(self.access_key_id, self.secret_access_key), SERVICE, self.region)
-        signer._headers_to_sign = None  # noqa: SLF001 - sign exactly the headers the caller signed
+        signer._headers_to_sign = None
         canonical = signer.canonical_request(request)
         expected = signer.signature(signer.string_to_sign(request, canonical), request)
         if not hmac.compare_digest(expected, signature):

@@ -42,7 +42,7 @@ class Consumer(threading.Thread):
         while not self.stopping.is_set():
             try:
                 busy = self._poll(client)
-            except Exception:  # noqa: BLE001 - keep consuming; report what went wrong
+            except Exception:
                 log.error("%s consumer %s failed:\n%s", self.kind, self.function.name, traceback.format_exc())
                 busy = False
             with self.cycle_done:
@@ -110,7 +110,7 @@ class StreamConsumer(Consumer):
             try:
                 result = self.function.invoke({"Records": pending}) or {}
                 failures = [f["itemIdentifier"] for f in result.get("batchItemFailures", [])]
-            except Exception:  # noqa: BLE001 - a failed invocation retries the whole batch, as in AWS
+            except Exception:
                 log.warning("%s failed a batch:\n%s", self.function.name, traceback.format_exc(limit=3))
                 failures = [pending[0]["dynamodb"]["SequenceNumber"]]
             if not failures:
@@ -173,7 +173,7 @@ class QueueConsumer(Consumer):
         try:
             result = self.function.invoke({"Records": records}) or {}
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
-        except Exception:  # noqa: BLE001 - a failed invocation returns the whole batch, as in AWS
+        except Exception:
             log.warning("%s failed a batch:\n%s", self.function.name, traceback.format_exc(limit=3))
             failed = {r["messageId"] for r in records}
         for message in got:

@@ -48,14 +48,14 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Answ
     return status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(body).encode()
 
 
-def _handler_for(
+def _handler_for(  # noqa: C901 - BaseHTTPRequestHandler's methods, closed over the stack
     routes: list[Route], functions: Mapping[str, Function], auth: LocalAuth | None, local_routes: LocalRoutes
 ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "delivery-otp-local"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        def log_message(self, format: str, *args: Any) -> None:
             if os.environ.get("LOCAL_ACCESS_LOG"):
                 super().log_message(format, *args)
 
@@ -87,7 +87,7 @@ def _handler_for(
                     answer = local_routes(self.command, url.path, url.query, body)
                 else:
                     answer = self._api(url.path, url.query, body)
-            except Exception:  # noqa: BLE001 - as API Gateway: a bare 500, the trace only in the log
+            except Exception:
                 log.error("%s %s failed:\n%s", self.command, url.path, traceback.format_exc())
                 answer = _json(500, {"message": "Internal Server Error"})
             self._respond(*answer)

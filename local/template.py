@@ -61,7 +61,7 @@ _CfnLoader.add_constructor("!Ref", _multi("Ref"))
 
 def load_template(path: Path | str = TEMPLATE_PATH) -> dict[str, Any]:
     with open(path, encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass with CFN tags
+        return yaml.load(handle, Loader=_CfnLoader)
 
 
 @cache

@@ -11,7 +11,7 @@ app = make_app()
 
 
 @app.post("/deliveries/<id>/attempts")
-def report_attempt(id: str) -> Any:  # noqa: A002 - the route's own parameter name
+def report_attempt(id: str) -> Any:
     return idempotent(app, lambda: _report(id))
 
 

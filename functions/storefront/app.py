@@ -12,18 +12,18 @@ app = make_app()
 
 
 @app.get("/deliveries/<id>")
-def get_delivery(id: str) -> Any:  # noqa: A002 - the route's own parameter name
+def get_delivery(id: str) -> Any:
     return json_response(200, reads.get_delivery(id))
 
 
 @app.get("/deliveries/<id>/code")
-def get_code(id: str) -> Any:  # noqa: A002
+def get_code(id: str) -> Any:
     # The code must not linger in any cache between the storefront and the customer.
     return json_response(200, reads.current_code(id), {"Cache-Control": "no-store"})
 
 
 @app.post("/deliveries/<id>/cancel")
-def cancel(id: str) -> Any:  # noqa: A002
+def cancel(id: str) -> Any:
     return idempotent(app, lambda: _cancel(id))
 
 
@@ -34,29 +34,29 @@ def _cancel(delivery_id: str) -> Any:
 
 
 @app.put("/deliveries/<id>/courier")
-def assign_courier(id: str) -> Any:  # noqa: A002
+def assign_courier(id: str) -> Any:
     body = dispatch.assign_courier(id, request_json(app))
     logger.info("delivery assigned", extra={"delivery_id": id})
     return json_response(200, body)
 
 
 @app.post("/deliveries/<id>/code/resend")
-def resend(id: str) -> Any:  # noqa: A002
+def resend(id: str) -> Any:
     return idempotent(app, lambda: _changed("code resent", id, controls.resend_code(id)))
 
 
 @app.post("/deliveries/<id>/code/rotate")
-def rotate(id: str) -> Any:  # noqa: A002
+def rotate(id: str) -> Any:
     return idempotent(app, lambda: _changed("code rotated", id, controls.replace_code(id)))
 
 
 @app.put("/deliveries/<id>/schedule")
-def reschedule(id: str) -> Any:  # noqa: A002
+def reschedule(id: str) -> Any:
     return _changed("delivery rescheduled", id, controls.reschedule(id, request_json(app)))
 
 
 @app.post("/deliveries/<id>/delegates")
-def add_delegate(id: str) -> Any:  # noqa: A002
+def add_delegate(id: str) -> Any:
     return idempotent(app, lambda: _delegate_added(id))
 
 
@@ -67,7 +67,7 @@ def _delegate_added(delivery_id: str) -> Any:
 
 
 @app.delete("/deliveries/<id>/delegates/<delegate_id>")
-def revoke_delegate(id: str, delegate_id: str) -> Any:  # noqa: A002
+def revoke_delegate(id: str, delegate_id: str) -> Any:
     body = delegates.revoke_delegate(id, delegate_id)
     logger.info("delegate revoked", extra={"delivery_id": id, "delegate_id": delegate_id})
     return json_response(200, body)
@@ -79,7 +79,7 @@ def _changed(what: str, delivery_id: str, body: dict[str, Any]) -> Any:
 
 
 @app.get("/deliveries/<id>/receipt")
-def receipt(id: str) -> Any:  # noqa: A002
+def receipt(id: str) -> Any:
     from delivery_otp import receipts  # only this route needs the signing key and cryptography
 
     return json_response(200, receipts.receipt(id))
@@ -94,7 +94,7 @@ def receipt_keys() -> Any:
 
 
 @app.get("/deliveries/<id>/events")
-def events(id: str) -> Any:  # noqa: A002
+def events(id: str) -> Any:
     return json_response(200, reads.audit_trail(id))
 
 

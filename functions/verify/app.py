@@ -13,7 +13,7 @@ app = make_app()
 
 
 @app.post("/deliveries/<id>/verifications")
-def verify(id: str) -> Any:  # noqa: A002 - the route's own parameter name
+def verify(id: str) -> Any:
     return idempotent(app, lambda: _verify(id))
 
 

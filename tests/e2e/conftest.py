@@ -48,10 +48,8 @@ def _stack(auth: str):
     port = free_port()
     env = {**os.environ, "PORT": str(port), "LOCAL_AUTH": auth, "PYTHONUNBUFFERED": "1"}
     # A file, not a pipe: nobody reads the log while the tests run, and a full pipe would block the stack.
-    log = tempfile.NamedTemporaryFile(prefix=f"local-stack-{auth}-", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    log = tempfile.NamedTemporaryFile(prefix=f"local-stack-{auth}-", suffix=".log", delete=False)
+    process = subprocess.Popen([sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:

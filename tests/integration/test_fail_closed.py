@@ -215,7 +215,7 @@ class ThrottledBatchReads:
     def __getattr__(self, name):
         return getattr(self._client, name)
 
-    def batch_get_item(self, RequestItems):  # noqa: N803 - botocore's own parameter name
+    def batch_get_item(self, RequestItems):
         response = self._client.batch_get_item(RequestItems=RequestItems)
         for table_name, request in RequestItems.items():
             held = [key for key in request["Keys"] if key["pk"]["S"].startswith(self._prefix)]
