@@ -40,3 +40,14 @@ def test_the_readme_is_the_door_not_an_essay():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert readme.index("make run") < 200 and readme.index("make test") < 300
     assert len(readme) < 20_000
+
+
+def test_the_module_map_names_real_modules():
+    page = (ROOT / "docs/behaviour.md").read_text(encoding="utf-8")
+    section = page.split("## Where each rule lives", 1)[1]
+    named = set(re.findall(r"`([a-z_/]+\.py)`", section))
+    assert len(named) > 20
+    layer, local = ROOT / "layers/shared/delivery_otp", ROOT / "local"
+    assert sorted(name for name in named if not (layer / name).is_file() and not (local / name).is_file()) == []
+    modules = {p.name for p in layer.glob("*.py")} - {"__init__.py", "clock.py"}
+    assert sorted(modules - named) == [], "every module of the layer has a place in the map"
