@@ -96,18 +96,7 @@ def _wrong(code: str) -> str:
 
 
 def _email_for(delivery_id: str) -> None:
-    record = {
-        "eventName": "INSERT",
-        "eventSourceARN": "arn:aws:dynamodb:eu-south-1:123456789012:table/deliveries/stream/x",
-        "dynamodb": {
-            "SequenceNumber": "1",
-            "NewImage": {
-                "pk": {"S": f"D#{delivery_id}"},
-                "delivery_id": {"S": delivery_id},
-                "issue_number": {"N": "1"},
-            },
-        },
-    }
+    record = factories.new_code_record(delivery_id)
     assert invoke("EmailFunction", {"Records": [record]}) == {"batchItemFailures": []}
 
 

@@ -143,19 +143,7 @@ def test_an_email_that_cannot_be_sent_is_retried_not_lost(clock, table):
     try:
         with pytest.raises(DependencyUnavailable):
             send_code_email(delivery_id, 1)
-        record = {
-            "eventID": "1",
-            "eventName": "INSERT",
-            "eventSource": "aws:dynamodb",
-            "dynamodb": {
-                "SequenceNumber": "100",
-                "NewImage": {
-                    "pk": {"S": f"D#{delivery_id}"},
-                    "delivery_id": {"S": delivery_id},
-                    "issue_number": {"N": "1"},
-                },
-            },
-        }
+        record = factories.new_code_record(delivery_id, 100)
         # SES unreachable: the invocation fails, so Lambda retries the batch (then bisects and parks it
         # in the dead-letter queue); a batch SES took in part reports the records it did not take.
         with pytest.raises(DependencyUnavailable):
@@ -182,16 +170,7 @@ def test_a_recipient_ses_refused_is_reported_alone_and_the_others_are_marked_sen
         statuses = [{"Status": "Success", "MessageId": "m-1"} if first in d else {"Status": "Failed"} for d in data]
         return _Http(), {"Status": statuses}
 
-    records = [
-        {
-            "eventName": "INSERT",
-            "dynamodb": {
-                "SequenceNumber": str(100 + n),
-                "NewImage": {"pk": {"S": f"D#{d}"}, "delivery_id": {"S": d}, "issue_number": {"N": "1"}},
-            },
-        }
-        for n, d in enumerate([first, second])
-    ]
+    records = [factories.new_code_record(d, 100 + n) for n, d in enumerate([first, second])]
     events.register("before-call.ses.SendBulkTemplatedEmail", second_refused)
     try:
         result = invoke("EmailFunction", {"Records": records})
@@ -268,17 +247,7 @@ def test_a_suppression_lookup_left_unprocessed_mails_no_bounced_address_and_the_
     body = factories.registration(recipient={"email": address, "locale": "it"})
     assert call("POST", "/deliveries", body=body)[0] == 201
     delivery_id = body["delivery_id"]
-    record = {
-        "eventName": "INSERT",
-        "dynamodb": {
-            "SequenceNumber": "300",
-            "NewImage": {
-                "pk": {"S": f"D#{delivery_id}"},
-                "delivery_id": {"S": delivery_id},
-                "issue_number": {"N": "1"},
-            },
-        },
-    }
+    record = factories.new_code_record(delivery_id, 300)
     # When the stream's email consumer runs while the table keeps the suppression keys unprocessed
     throttled, client, pauses = throttled_table(table, "S#")
     wiring.override(suppression=SuppressionList(throttled))

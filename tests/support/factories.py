@@ -42,3 +42,22 @@ class _Delete:
 
 _DELETE = _Delete()
 DELETE = _DELETE
+
+
+def new_code_record(delivery_id: str, sequence: int = 1) -> dict[str, Any]:
+    """A stream record of a delivery that was issued its first code, as the email consumer receives it
+    (only the keys it reads: the record names the delivery; what is owed is read from the item)."""
+    return {
+        "eventID": str(sequence),
+        "eventName": "INSERT",
+        "eventSource": "aws:dynamodb",
+        "eventSourceARN": "arn:aws:dynamodb:eu-south-1:123456789012:table/deliveries/stream/x",
+        "dynamodb": {
+            "SequenceNumber": str(sequence),
+            "NewImage": {
+                "pk": {"S": f"D#{delivery_id}"},
+                "delivery_id": {"S": delivery_id},
+                "issue_number": {"N": "1"},
+            },
+        },
+    }

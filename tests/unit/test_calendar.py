@@ -10,6 +10,8 @@ from delivery_otp.config import parse_weekdays
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support.imports import modules_loaded_by
+
 MON_SAT = parse_weekdays("MON-SAT")
 ROME = ZoneInfo("Europe/Rome")
 ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
@@ -173,17 +175,7 @@ def test_next_delivery_date_is_a_working_day_after_the_failed_day_that_has_not_e
 
 def test_the_verify_function_imports_neither_subdivisions_nor_holiday_calendars():
     # The courier waits at the door through the verify function's cold start: geo data loads elsewhere.
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
-    probe = (
-        "import sys; sys.path[:0] = ['layers/shared', 'functions/verify']; import app; "
-        "print(sorted(m for m in ('pycountry', 'holidays') if m in sys.modules))"
-    )
-    result = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"
+    assert modules_loaded_by("verify", ("pycountry", "holidays")) == set()
 
 
 @settings(max_examples=100, deadline=None)

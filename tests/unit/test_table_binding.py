@@ -4,16 +4,13 @@ gives a connection for the new place. The verify handler loads only the adapters
 
 from __future__ import annotations
 
-import ast
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from delivery_otp.adapters.deliveries import DeliveryRepository
 from delivery_otp.adapters.suppression import SuppressionList
 from delivery_otp.adapters.table import Table
 from delivery_otp.model import CourierBudgetModel, DeliveryModel, bind
+
+from tests.support.imports import modules_loaded_by
 
 MODELS = (DeliveryModel, CourierBudgetModel)
 SETTINGS = ("table_name", "host", "region")
@@ -73,12 +70,6 @@ def test_binding_elsewhere_gives_a_connection_for_the_new_place(models, table_na
 
 
 def test_the_verify_handler_loads_only_the_adapters_its_path_uses():
-    root = Path(__file__).resolve().parents[2]
-    probe = (
-        "import sys; sys.path[:0] = ['layers/shared', 'functions/verify']; import app; "
-        "print(sorted(m for m in sys.modules if m.startswith('delivery_otp.adapters.')))"
-    )
-    result = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True)
-    loaded = set(ast.literal_eval(result.stdout))
+    loaded = modules_loaded_by("verify", ("delivery_otp.adapters.",))
     path = {"deliveries", "prepared", "courier_budgets", "table", "clients"}
     assert loaded <= {f"delivery_otp.adapters.{name}" for name in path}
