@@ -72,9 +72,13 @@ def holiday_region(country: str, subdivision: str | None) -> str | None:
     lies in that has one (a province takes its region's: `ES-B` Barcelona -> `CT` Catalonia; `FR-67`
     Bas-Rhin -> `6AE` Alsace), else None: the country's national calendar (`FR-75C` Paris -> `FR-IDF`
     -> none). The package's city calendars (ES "Barcelona", DE "Augsburg") are never chosen."""
+    if not subdivision:
+        return None
     import holidays
 
     modelled = set(holidays.list_supported_countries().get(country, ()))
+    if subdivision.partition("-")[2] in modelled:
+        return subdivision.partition("-")[2]  # its own calendar: no need for the ISO list
     parents = geo.subdivisions_of(country)
     seen: set[str] = set()
     code = subdivision

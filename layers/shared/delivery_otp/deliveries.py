@@ -75,8 +75,9 @@ def next_date(delivery: DeliveryModel, now: datetime) -> date:
 
 
 def within_reach(day: date, zone: ZoneInfo, now: datetime) -> None:
-    """A day the caller sent is checked against the latest day allowed before anything computes its end:
-    the last days of the calendar (9999-12-31, a common "no date") have no next day to end at."""
+    """A day the caller sent is no further ahead than allowed (a year): checked first, so a far-off
+    sentinel such as 9999-12-31 is refused as too far rather than judged by its end (which the calendar
+    caps at the end of time)."""
     if day > local_date(now, zone) + timedelta(days=settings().max_days_ahead):
         raise InvalidInput("delivery_date", f"must be within {settings().max_days_ahead} days from today")
 

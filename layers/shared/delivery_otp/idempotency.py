@@ -70,8 +70,8 @@ def check_key(key: str) -> None:
 
 def answer_once(app: APIGatewayHttpResolver, key: str, body: str, run: Callable[[], Response]) -> Response:
     """`run`'s answer, or the answer stored for `key` when this request was answered before; `body` is
-    the request's body as text, which a reused key must match."""
-    check_key(key)
+    the request's body as text, which a reused key must match. The key was checked (`check_key`) before
+    the body was read."""
     event = app.current_event
     route = event.raw_event.get("routeKey", "")
     fingerprint = hmac.new(

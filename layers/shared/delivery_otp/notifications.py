@@ -88,20 +88,20 @@ class Plan:
 
 
 def _changed_delivery(record: Mapping[str, Any]) -> tuple[DynamoDBRecordEventName, dict, dict] | None:
-    """(event name, new image, old image) of a stream record that changed a delivery, images as Python
-    values; None for any other record."""
+    """(event name, new image, old image) of a stream record that changed a delivery, the images as
+    DynamoDB attribute values; None for any other record. Only a few numbers of the images are read, so
+    they are not converted whole (a delivery's image holds its whole audit trail)."""
     parsed = DynamoDBRecord(dict(record))
-    change = parsed.dynamodb
-    if parsed.event_name is None or change is None:
+    change = parsed.raw_event.get("dynamodb") or {}
+    new, old = change.get("NewImage") or {}, change.get("OldImage") or {}
+    if parsed.event_name is None or not new.get("pk", {}).get("S", "").startswith("D#"):
         return None
-    new = change.new_image
-    if not str(new.get("pk", "")).startswith("D#"):
-        return None
-    return parsed.event_name, new, change.old_image
+    return parsed.event_name, new, old
 
 
 def _number(image: dict[str, Any], name: str) -> int:
-    return int(image.get(name) or 0)
+    value = image.get(name)
+    return int(value.get("N", "0")) if isinstance(value, dict) else 0
 
 
 def issue_to_email(record: Mapping[str, Any]) -> Target | None:
@@ -117,7 +117,7 @@ def issue_to_email(record: Mapping[str, Any]) -> Target | None:
     named = _number(new, "delegate_count") > _number(old, "delegate_count")  # a delegate to send the code to
     if issue == 0 or (issue <= _number(old, "issue_number") and resend <= _number(old, "resend_seq") and not named):
         return None
-    return str(new["delivery_id"]), issue, resend
+    return new["delivery_id"]["S"], issue, resend
 
 
 def alert_to_send(record: Mapping[str, Any]) -> AlertTarget | None:
@@ -131,7 +131,7 @@ def alert_to_send(record: Mapping[str, Any]) -> AlertTarget | None:
     issue = _number(new, "wrong_alert_issue")
     if issue == 0 or issue <= _number(old, "wrong_alert_issue"):
         return None
-    return str(new["delivery_id"]), issue
+    return new["delivery_id"]["S"], issue
 
 
 # --- the pipeline both kinds run ----------------------------------------------------------------------
