@@ -7,7 +7,7 @@ VENV := .venv
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test unit integration infrastructure e2e lint validate build deploy bench clean
+.PHONY: run test unit integration infrastructure e2e lint validate build deploy bench clean redrive resend-emails
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m pip install --quiet --target .tools uv
@@ -39,6 +39,17 @@ build: validate
 
 deploy: build
 	$(VENV)/bin/sam deploy --config-env $${ENV:-dev}
+
+# Operations (docs/runbook.md). STACK defaults to delivery-otp-$(ENV); LOCAL=<moto endpoint> for the local stack.
+STACK ?= delivery-otp-$${ENV:-dev}
+OPS = PYTHONPATH=layers/shared:. STACK=$(STACK) $(VENV)/bin/python
+
+redrive: $(VENV)/.synced
+	@test -n "$(QUEUE)" || (echo "usage: make redrive QUEUE=<logical id or queue URL> [STACK=...] [LOCAL=<endpoint>]"; exit 2)
+	$(OPS) scripts/redrive.py "$(QUEUE)" $(if $(LOCAL),--local "$(LOCAL)")
+
+resend-emails: $(VENV)/.synced
+	$(OPS) scripts/resend_owed_emails.py $(if $(LOCAL),--local "$(LOCAL)")
 
 bench: $(VENV)/.synced
 	$(VENV)/bin/python -m bench

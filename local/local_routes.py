@@ -57,7 +57,9 @@ def _body(raw: bytes) -> Any:
 
 def local_route(stack: Stack, method: str, path: str, query: str, raw: bytes) -> tuple[int, dict[str, str], bytes]:
     if path == "/local/health" and method == "GET":
-        return _json(200 if stack.ready else 503, {"status": "ok" if stack.ready else "starting"})
+        # The AWS endpoint (moto) is for the operations commands: `make redrive LOCAL=...`.
+        status = {"status": "ok", "aws_endpoint": stack.moto_url} if stack.ready else {"status": "starting"}
+        return _json(200 if stack.ready else 503, status)
     if path == "/local/mailbox" and method == "GET":
         to = parse_qs(query).get("to", [None])[0]
         return _json(200, stack.mailbox(to))

@@ -42,6 +42,7 @@ from delivery_otp.config import settings
 from delivery_otp.deliveries import WRITES_PER_TRANSACTION, code_is_live, epoch
 from delivery_otp.email_render import render_code_email
 from delivery_otp.errors import DependencyUnavailable
+from delivery_otp.issuing import shards
 from delivery_otp.model import SCHEDULED, DeliveryModel, delegate_entries
 from delivery_otp.wiring import adapters
 
@@ -450,6 +451,31 @@ def send_code_email(delivery_id: str, issue: int) -> bool:
     if send_code_emails([(delivery_id, issue, int(found.resend_seq or 0))]):
         raise DependencyUnavailable("the mail service did not accept the message")
     return True
+
+
+def send_owed_code_emails(only: list[str] | None = None, page_size: int = 1000) -> dict[str, int]:
+    """Email every delivery whose live code is still owed an email (to the recipient, a resend or a
+    delegate), found from the table alone: the re-drive of the email stream, whose dead letters only
+    point at stream records gone after 24 hours. Each delivery's own marks say what it is owed, so a
+    second run, or a run beside the stream consumer, sends nothing twice (delegates' sends are claimed).
+
+    Walks the sparse index of deliveries with a day still ahead (`only`: just these shards), 100
+    deliveries a batch as the stream consumer does. Returns how many deliveries were looked at and how
+    many still owe an email SES did not take (run again once the cause is fixed)."""
+    repository = adapters().deliveries
+    counts = {"deliveries": 0, "unsent": 0}
+    after = epoch(adapters().clock.now())
+    for shard in only or shards():
+        start: dict[str, Any] | None = None
+        while True:
+            page, start = repository.live_page(shard, after, page_size, start)
+            for batch_start in range(0, len(page), WRITES_PER_TRANSACTION):
+                batch = page[batch_start : batch_start + WRITES_PER_TRANSACTION]
+                counts["deliveries"] += len(batch)
+                counts["unsent"] += len(send_code_emails([(delivery_id, 0, 0) for delivery_id in batch]))
+            if start is None:
+                break
+    return counts
 
 
 # --- wrong-code alerts ------------------------------------------------------------------------------

@@ -9,6 +9,9 @@ from aws_lambda_powertools import Logger
 
 logger = Logger()
 
+# Deliveries of a shard still due an hour after their day ended (delivery_otp.rotation.late): an alarm.
+ROTATION_LAG_METRIC = "RotationLag"
+
 
 def count_courier_blocked() -> None:
     """A blocked courier is an operational signal (a stolen device, a brute-force attempt): measure it."""
@@ -16,4 +19,13 @@ def count_courier_blocked() -> None:
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
     with single_metric(name="CourierBlocked", unit=MetricUnit.Count, value=1) as metric:
+        metric.add_dimension(name="service", value="delivery-otp")
+
+
+def publish_rotation_lag(late: int) -> None:
+    """How many deliveries of a shard are still due an hour after their day ended, published on every run
+    (0 included), so that silence means the rotation stopped. EMF in the log line: no request to AWS."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    with single_metric(name=ROTATION_LAG_METRIC, unit=MetricUnit.Count, value=late) as metric:
         metric.add_dimension(name="service", value="delivery-otp")

@@ -10,7 +10,7 @@ finds nothing it has not already done. In AWS a planner hands each shard of the 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from delivery_otp import audit, policy
@@ -70,6 +70,18 @@ def rotate_shard(shard: str, now: datetime) -> dict[str, int]:
             return counts
         if not fresh:
             start = next_start  # a page of deliveries already tried: step past it
+
+
+# A delivery still due this long after its day ended was missed by several runs (every 15 minutes): late.
+LATE_AFTER = timedelta(hours=1)
+
+
+def late(shard: str, now: datetime | None = None) -> int:
+    """How many deliveries of a shard are still due more than `LATE_AFTER` after their day ended (by the
+    clock, not the run's instant: a run that waited in the queue counts what waited with it): what the
+    rotation should have done and has not (the rotation lag alarm watches it)."""
+    now = now or adapters().clock.now()
+    return adapters().deliveries.count_due(shard, epoch(now - LATE_AFTER) - 1)
 
 
 def roll_over(delivery: DeliveryModel, now: datetime) -> bool:

@@ -224,23 +224,54 @@ class DeliveryRepository:
             raise DependencyUnavailable("the delivery store kept refusing a batch of writes")
         return applied
 
-    def due_page(
-        self, shard: str, until_epoch: int, limit: int, start: dict[str, Any] | None = None
-    ) -> tuple[list[str], dict[str, Any] | None]:
-        """The ids of one page of the deliveries of a shard whose day ended by `until_epoch` (a Query on
-        the sparse, keys-only index, earliest first), and where the next page starts (None at the end)."""
+    def _due_query(self, shard: str, until_epoch: int | None = None, after_epoch: int | None = None) -> dict[str, Any]:
+        """A Query of the deliveries of a shard whose day ended by `until_epoch`, or ends after
+        `after_epoch` (the sparse, keys-only index, earliest first)."""
         # pynamodb's connection builds no Query without sending it: its condition is serialised here.
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
-        due = (DeliveryModel.due_shard == shard) & (DeliveryModel.due_at <= until_epoch)
-        request: dict[str, Any] = {
+        if until_epoch is not None:
+            due = (DeliveryModel.due_shard == shard) & (DeliveryModel.due_at <= until_epoch)
+        else:
+            due = (DeliveryModel.due_shard == shard) & (DeliveryModel.due_at > after_epoch)
+        return {
             "TableName": self.table.name,
             "IndexName": DeliveryModel.due_index.Meta.index_name,
             "KeyConditionExpression": due.serialize(names, values),
             "ExpressionAttributeNames": {placeholder: name for name, placeholder in names.items()},
             "ExpressionAttributeValues": values,
-            "Limit": limit,
         }
+
+    def due_page(
+        self, shard: str, until_epoch: int, limit: int, start: dict[str, Any] | None = None
+    ) -> tuple[list[str], dict[str, Any] | None]:
+        """The ids of one page of the deliveries of a shard whose day ended by `until_epoch`, earliest
+        first, and where the next page starts (None at the end)."""
+        request = {**self._due_query(shard, until_epoch), "Limit": limit}
+        if start is not None:
+            request["ExclusiveStartKey"] = start
+        response = self.table.call("query", request)
+        page = [item["pk"]["S"].removeprefix(delivery_key("")) for item in response.get("Items", [])]
+        return page, response.get("LastEvaluatedKey")
+
+    def count_due(self, shard: str, until_epoch: int) -> int:
+        """How many deliveries of a shard have a day that ended by `until_epoch` (counted by the index,
+        1 MB of keys a page: after a rotation that kept up, one short page)."""
+        request: dict[str, Any] = {**self._due_query(shard, until_epoch), "Select": "COUNT"}
+        count = 0
+        while True:
+            response = self.table.call("query", request)
+            count += int(response.get("Count", 0))
+            if "LastEvaluatedKey" not in response:
+                return count
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def live_page(
+        self, shard: str, after_epoch: int, limit: int, start: dict[str, Any] | None = None
+    ) -> tuple[list[str], dict[str, Any] | None]:
+        """The ids of one page of the deliveries of a shard whose day ends after `after_epoch` (their code,
+        if any, still live), and where the next page starts (None at the end)."""
+        request = {**self._due_query(shard, after_epoch=after_epoch), "Limit": limit}
         if start is not None:
             request["ExclusiveStartKey"] = start
         response = self.table.call("query", request)
