@@ -15,6 +15,7 @@ from delivery_otp.config import settings
 from delivery_otp.model import DeliveryModel
 
 AT = datetime.fromisoformat("2026-11-23T10:00:00+01:00")
+SYSTEM_ACTOR = Actor(SYSTEM)
 COURIER_ACTOR = Actor(COURIER, courier_id="c-17", device_id="d-9")
 NAME, EMAIL, POSTAL, NONCE, MAC = "Maria Rossi", "maria.rossi@example.com", "00184", "n0nce-n0nce", "m4c-m4c-m4c"
 DELEGATE_NAME, DELEGATE_EMAIL = "Luca Bianchi", "luca.bianchi@example.com"
@@ -66,7 +67,7 @@ def delivery(*entries: audit.AuditEvent, **values: Any) -> DeliveryModel:
     return item
 
 
-def ev(kind: str, actor: Actor = Actor(SYSTEM), minutes: int = 0, **fields: Any) -> audit.AuditEvent:
+def ev(kind: str, actor: Actor = SYSTEM_ACTOR, minutes: int = 0, **fields: Any) -> audit.AuditEvent:
     return audit.event(kind, AT + timedelta(minutes=minutes), actor, **fields)
 
 
