@@ -302,7 +302,8 @@ def cost_of_events_per_rotation(inputs: dict[str, Any]) -> dict[str, Figure]:
     seconds = invocations * lam["publisher_batch_seconds"]
     return {
         "EventBridge PutEvents": Figure(
-            events * chunks * p["eventbridge_event"], f"{events} events x {chunks} chunk x {_usd(p['eventbridge_event'])}"
+            events * chunks * p["eventbridge_event"],
+            f"{events} events x {chunks} chunk x {_usd(p['eventbridge_event'])}",
         ),
         "EventBridge archive": Figure(
             events * s["event_kb"] / GB_IN_KB * p["eventbridge_archive_gb"],

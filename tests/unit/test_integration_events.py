@@ -154,9 +154,7 @@ def test_a_bounce_is_email_undeliverable_to_whom(outcome, to):
 
 
 def test_the_fifth_wrong_code_is_wrong_code_then_locked_and_counts_down():
-    wrongs = [
-        ev("VERIFICATION", COURIER_ACTOR, minutes=n, issue_number=1, outcome="REJECTED") for n in range(1, 6)
-    ]
+    wrongs = [ev("VERIFICATION", COURIER_ACTOR, minutes=n, issue_number=1, outcome="REJECTED") for n in range(1, 6)]
     item = delivery(REGISTERED, ISSUED, *wrongs, ev("LOCKED", minutes=5, issue_number=1), status="LOCKED")
 
     events = integration_events.events_of_delivery(item, 2)
@@ -350,7 +348,9 @@ def test_no_event_holds_a_code_secret_or_personal_data():
     for secret in (NAME, EMAIL, POSTAL, NONCE, MAC, DELEGATE_NAME, DELEGATE_EMAIL, "Maria", "Luca"):
         assert secret not in text
     forbidden = {"code", "nonce", "mac", "code_mac", "code_nonce", "name", "email", "postal_code"}
-    keys = {k for e in events for k in e["data"]} | {k for c in receipts for k in c} | {
-        k for c in receipts for k in c["received_by"]
-    }
+    keys = (
+        {k for e in events for k in e["data"]}
+        | {k for c in receipts for k in c}
+        | {k for c in receipts for k in c["received_by"]}
+    )
     assert not keys & forbidden
