@@ -18,6 +18,7 @@ import boto3
 
 from local.containers import Function
 from local.events import queue_record, stream_record
+from local.filters import record_filter
 
 log = logging.getLogger("local")
 
@@ -65,8 +66,9 @@ class Consumer(threading.Thread):
 
 
 class StreamConsumer(Consumer):
-    """A table's stream feeding one function: a failed batch is retried from its first failed record
-    on, and after the retries it is reported to the on-failure queue."""
+    """A table's stream feeding one function: only the records its filter criteria match; a failed
+    batch is retried from its first failed record on, and after the retries it is reported to the
+    on-failure queue."""
 
     kind = "stream"
     service = "dynamodbstreams"
@@ -85,6 +87,7 @@ class StreamConsumer(Consumer):
         self.batch_size = int(props.get("BatchSize", 100))
         self.max_retries = int(props.get("MaximumRetryAttempts", 2))
         self.on_failure_queue = on_failure_queue
+        self.wanted = record_filter(props)
         self.iterators: dict[str, str] = {}
 
     def _poll(self, client: Any) -> bool:
@@ -101,7 +104,9 @@ class StreamConsumer(Consumer):
             records = [stream_record(r, self.stream_arn) for r in response["Records"]]
             if records:
                 busy = True
-                self._deliver(records)
+                wanted = [r for r in records if self.wanted(r)]
+                if wanted:
+                    self._deliver(wanted)
         return busy
 
     def _deliver(self, records: list[dict[str, Any]]) -> None:

@@ -1,4 +1,4 @@
-"""The local-only routes: health, mailbox, clock, schedules, tokens, invoke. Never deployed."""
+"""The local-only routes: health, mailbox, event bus, clock, schedules, tokens, invoke. Never deployed."""
 
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ class Stack(Protocol):
 
     def mailbox(self, to: str | None) -> dict[str, Any]: ...
 
+    def bus(self) -> dict[str, Any]: ...
+
     def run_schedules(self) -> dict[str, Any]: ...
 
     def drain(self) -> None: ...
@@ -55,14 +57,27 @@ def _body(raw: bytes) -> Any:
         return ValueError
 
 
+def _health(stack: Stack, query: str) -> tuple[int, dict[str, str], bytes]:
+    # The AWS endpoint (moto) is for the operations commands: `make redrive LOCAL=...`.
+    status = {"status": "ok", "aws_endpoint": stack.moto_url} if stack.ready else {"status": "starting"}
+    return _json(200 if stack.ready else 503, status)
+
+
+def _mailbox(stack: Stack, query: str) -> tuple[int, dict[str, str], bytes]:
+    return _json(200, stack.mailbox(parse_qs(query).get("to", [None])[0]))
+
+
+def _bus(stack: Stack, query: str) -> tuple[int, dict[str, str], bytes]:
+    return _json(200, stack.bus())
+
+
+# The routes that only read, by path.
+_READS = {"/local/health": _health, "/local/mailbox": _mailbox, "/local/bus": _bus}
+
+
 def local_route(stack: Stack, method: str, path: str, query: str, raw: bytes) -> tuple[int, dict[str, str], bytes]:
-    if path == "/local/health" and method == "GET":
-        # The AWS endpoint (moto) is for the operations commands: `make redrive LOCAL=...`.
-        status = {"status": "ok", "aws_endpoint": stack.moto_url} if stack.ready else {"status": "starting"}
-        return _json(200 if stack.ready else 503, status)
-    if path == "/local/mailbox" and method == "GET":
-        to = parse_qs(query).get("to", [None])[0]
-        return _json(200, stack.mailbox(to))
+    if method == "GET" and path in _READS:
+        return _READS[path](stack, query)
     if path == "/local/clock":
         if method == "PUT":
             return _set_clock(stack, _body(raw))

@@ -66,6 +66,7 @@ def provision(session: boto3.Session, *, suffix: str = "local") -> dict[str, dic
         arn = session.client("secretsmanager").create_secret(Name=f"{name}-{suffix}", SecretString=value)["ARN"]
         refs[name] = {"Ref": arn, "Arn": arn}
     _provision_cognito(session, refs, suffix)
+    _provision_event_buses(session, refs, suffix)
     sender = parameter_defaults().get("EmailSender")
     if sender:
         session.client("ses").verify_email_identity(EmailAddress=sender)
@@ -108,6 +109,36 @@ def _provision_cognito(session: boto3.Session, refs: dict[str, dict[str, str]], 
             ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
         )["UserPoolClient"]
         refs[name] = {"Ref": client["ClientId"]}
+
+
+def _provision_event_buses(session: boto3.Session, refs: dict[str, dict[str, str]], suffix: str) -> None:
+    """The template's EventBridge buses, their archives and their rules with their targets."""
+    events = session.client("events")
+    for name in resources("AWS::Events::EventBus"):
+        arn = events.create_event_bus(Name=f"{name}-{suffix}")["EventBusArn"]
+        refs[name] = {"Ref": f"{name}-{suffix}", "Arn": arn, "Name": f"{name}-{suffix}"}
+    for name, spec in resources("AWS::Events::Archive").items():
+        props = spec["Properties"]
+        arn = events.create_archive(
+            ArchiveName=f"{name}-{suffix}",
+            EventSourceArn=resolve(props["SourceArn"], refs),
+            EventPattern=json.dumps(props.get("EventPattern", {})),
+            RetentionDays=int(props.get("RetentionDays", 0)),
+        )["ArchiveArn"]
+        refs[name] = {"Ref": f"{name}-{suffix}", "Arn": arn}
+    for name, spec in resources("AWS::Events::Rule").items():
+        props = spec["Properties"]
+        bus = resolve(props.get("EventBusName", "default"), refs)
+        arn = events.put_rule(
+            Name=f"{name}-{suffix}",
+            EventBusName=bus,
+            EventPattern=json.dumps(props["EventPattern"]),
+            State=props.get("State", "ENABLED"),
+        )["RuleArn"]
+        targets = [{"Id": t["Id"], "Arn": resolve(t["Arn"], refs)} for t in props.get("Targets", [])]
+        if targets:
+            events.put_targets(Rule=f"{name}-{suffix}", EventBusName=bus, Targets=targets)
+        refs[name] = {"Ref": f"{name}-{suffix}", "Arn": arn}
 
 
 def resolve(value: Any, refs: dict[str, dict[str, str]]) -> Any:

@@ -8,6 +8,8 @@
 - The table's stream feeds the functions the template subscribes to it, with its batch size, partial
   batch failures, retries and on-failure queue; so does the rotation queue (:mod:`local.consumers`).
 - Schedules fire on request (``POST /local/schedules/run``), at the local clock's now.
+- What reached each event bus is read back through a local-only rule and queue of its own
+  (``GET /local/bus``), so the product's own rules and queues lose nothing to it.
 
 This module starts and stops all of it and wires the template's pieces together.
 """
@@ -59,6 +61,9 @@ class LocalStack:
         self.refs: dict[str, dict[str, str]] = {}
         self.auth: LocalAuth | None = None
         self.ready = False
+        self.bus_tap: str | None = None
+        self.bus_log: list[dict[str, Any]] = []
+        self.bus_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -78,6 +83,7 @@ class LocalStack:
         )
         self.session = boto3.Session(region_name=REGION)
         self.refs = provision(self.session)
+        self.bus_tap = self._tap_buses()
         templates = functions()
         for props in templates.values():
             os.environ.update(function_environment(props, self.refs))
@@ -146,6 +152,23 @@ class LocalStack:
             return self.refs.get(destination["Fn::GetAtt"][0], {}).get("Ref")
         return None
 
+    def _tap_buses(self) -> str | None:
+        """A local-only queue behind every archived bus, by a rule with the archive's pattern: what the
+        archive would keep for replay is what `GET /local/bus` shows."""
+        archives = resources("AWS::Events::Archive")
+        if not archives:
+            return None
+        sqs, events = self.session.client("sqs"), self.session.client("events")
+        url = sqs.create_queue(QueueName="LocalBusTap-local")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        for name, spec in archives.items():
+            props = spec["Properties"]
+            bus = resolve(props["SourceArn"], self.refs).rsplit("/", 1)[-1]
+            rule = f"LocalBusTap-{name}"
+            events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(props["EventPattern"]))
+            events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "local-bus-tap", "Arn": arn}])
+        return url
+
     def stop(self) -> None:
         self.stopping.set()
         if hasattr(self, "server"):
@@ -168,6 +191,19 @@ class LocalStack:
         # Queues first (a rotation shard writes what the stream then emails), then the streams.
         for consumer in sorted(self.consumers, key=lambda c: not isinstance(c, QueueConsumer)):
             consumer.drain()
+
+    def bus(self) -> dict[str, Any]:
+        """Every event that reached the stack's bus, oldest first (each event's `detail`: the CloudEvent)."""
+        self.drain()
+        if self.bus_tap is None:
+            return {"events": []}
+        sqs = self.session.client("sqs")
+        with self.bus_lock:
+            while got := sqs.receive_message(QueueUrl=self.bus_tap, MaxNumberOfMessages=10).get("Messages", []):
+                for message in got:
+                    self.bus_log.append(json.loads(message["Body"])["detail"])
+                    sqs.delete_message(QueueUrl=self.bus_tap, ReceiptHandle=message["ReceiptHandle"])
+            return {"events": list(self.bus_log)}
 
     def mailbox(self, to: str | None) -> dict[str, Any]:
         self.drain()

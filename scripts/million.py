@@ -293,6 +293,53 @@ def cost_per_rotation(inputs: dict[str, Any]) -> dict[str, Figure]:
     }
 
 
+def cost_of_events_per_rotation(inputs: dict[str, Any]) -> dict[str, Figure]:
+    """A re-issued code's integration events: put on the bus (and archived), queued by the webhook rule,
+    and its share of the publisher. Reading the stream is free for a Lambda trigger."""
+    p, d, s, lam = inputs["prices"], inputs["design"], inputs["sizes"], inputs["lambda"]
+    events, chunks = d["events_per_rotation"], math.ceil(s["event_kb"] / 64)
+    invocations = d["stream_records_per_code"] / d["stream_batch"]
+    seconds = invocations * lam["publisher_batch_seconds"]
+    return {
+        "EventBridge PutEvents": Figure(
+            events * chunks * p["eventbridge_event"],
+            f"{events} events x {chunks} chunk x {_usd(p['eventbridge_event'])}",
+        ),
+        "EventBridge archive": Figure(
+            events * s["event_kb"] / GB_IN_KB * p["eventbridge_archive_gb"],
+            f"{events} x {s['event_kb']:g} KB x ${p['eventbridge_archive_gb']:g}/GB",
+        ),
+        "SQS (rule to the webhook queue)": Figure(
+            events * p["sqs_request"], f"{events} SendMessage x {_usd(p['sqs_request'])}"
+        ),
+        "Lambda (publisher)": _lambda(inputs, lam["publisher_gb"], round(seconds, 6), round(invocations, 6)),
+        "CloudWatch Logs (publisher)": Figure(
+            invocations * s["publisher_log_kb"] / GB_IN_KB * p["logs_gb"],
+            f"{invocations:g} x {s['publisher_log_kb']:g} KB x ${p['logs_gb']:g}/GB",
+        ),
+    }
+
+
+def events_time(inputs: dict[str, Any]) -> dict[str, Figure]:
+    """How long the night's integration events take to reach the bus: the publisher's pace through the
+    stream, and the account's PutEvents rate. Neither holds up a code or an email."""
+    n, d, q, lam = inputs["volume"]["deliveries"], inputs["design"], inputs["quotas"], inputs["lambda"]
+    batches = min(d["stream_shards"] * d["publisher_parallelization"], d["publisher_concurrency"])
+    records = n * d["stream_records_per_code"]
+    per_second = batches * d["stream_batch"] / lam["publisher_batch_seconds"]
+    events = n * d["events_per_rotation"]
+    return {
+        "publisher": Figure(
+            records / per_second,
+            f"{records:,} records / (min({d['stream_shards']} stream shards x {d['publisher_parallelization']},"
+            f" {d['publisher_concurrency']}) batches x {d['stream_batch']} per {lam['publisher_batch_seconds']:g} s)",
+        ),
+        "PutEvents quota": Figure(
+            events / q["put_events_per_second"], f"{events:,} events / {q['put_events_per_second']:,} a second"
+        ),
+    }
+
+
 def fixed_costs(inputs: dict[str, Any]) -> dict[str, Figure]:
     """USD a month whatever the volume: every run queues every shard, and each worker looks."""
     p, d, q, lam = inputs["prices"], inputs["design"], inputs["quotas"], inputs["lambda"]
@@ -383,7 +430,16 @@ def report(inputs: dict[str, Any], path: Path = INPUTS, with_inputs: bool = True
     ]
     lines += _cost_table("Issued code (registration + email)", cost_per_issued_code(inputs))
     lines += _cost_table("Re-issued code (nightly rotation + email)", cost_per_rotation(inputs))
+    lines += _cost_table("Integration events of a re-issued code", cost_of_events_per_rotation(inputs))
     lines += _cost_table("Fixed, whatever the volume", fixed_costs(inputs), "USD per month", 1)
+    timing = events_time(inputs)
+    lines += ["### Integration events of the night", "", "| stage | formula | time |", "|---|---|---:|"]
+    lines += [f"| {name} | {figure.formula} | {duration(figure.value)} |" for name, figure in timing.items()]
+    lines += [
+        f"| **events on the bus** | max(publisher, PutEvents quota) |"
+        f" **{duration(max(f.value for f in timing.values()))}** |",
+        "",
+    ]
     if with_inputs:
         known = sources(path)
         lines += ["### Inputs", "", "| input | value | source |", "|---|---:|---|"]

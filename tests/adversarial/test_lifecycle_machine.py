@@ -5,7 +5,10 @@ Registrations in several zones, code views, right, wrong and stale codes from co
 devices without one, failed attempts, cancels, the clock moving forward (then the nightly rotation)
 or back (then a backdated rotation that must do nothing). Each step's answer is predicted from the
 delivery's state before it, by the rules as docs/behaviour.md words them, and every item must satisfy the
-invariants after every step.
+invariants after every step. After every step the table's stream is also run through the event
+publisher (twice, as a redelivered batch would be): each integration event comes from one audit entry,
+every entry of a kind a storefront acts on yields its event, sequences grow strictly per delivery, and
+ids are unique and the same on a replay.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from delivery_otp import (
 from delivery_otp.audit import COURIER, Actor
 from delivery_otp.calendar import has_ended
 from delivery_otp.clock import SettableClock
+from delivery_otp.config import settings as configured
 from delivery_otp.errors import Conflict, DomainError
 from delivery_otp.model import CANCELLED, DELIVERED, LOCKED, ON_HOLD, REQUEUED, SCHEDULED, DeliveryModel
 from delivery_otp.wiring import adapters
@@ -39,6 +43,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, precondition, rule
 
 from tests.support import factories
+from tests.support.aws import StreamTail
+from tests.support.lambdas import invoke
 
 pytestmark = pytest.mark.xdist_group("lifecycle-machine")
 
@@ -50,6 +56,42 @@ PLACES = {
 }
 COURIERS = [None, "c-amber", "c-blue"]
 PER_CODE, PER_LIFE, PER_COURIER, WINDOW = 5, 10, 20, timedelta(hours=24)
+
+
+# Which event each kind of audit entry yields (a VERIFICATION only when it was a wrong code); any other
+# kind yields none.
+EVENT_OF_ENTRY = {
+    "REGISTERED": "delivery.registered",
+    "CODE_ISSUED": "delivery.code_issued",
+    "EMAIL_SENT": "delivery.code_sent",
+    "EMAIL_UNDELIVERABLE": "delivery.email_undeliverable",
+    "LOCKED": "delivery.locked",
+    "ON_HOLD": "delivery.on_hold",
+    "ATTEMPT_FAILED": "delivery.attempt_failed",
+    "RESCHEDULED": "delivery.rescheduled",
+    "DELIVERED": "delivery.delivered",
+    "CANCELLED": "delivery.cancelled",
+    "DELEGATE_ADDED": "delivery.delegate_added",
+    "DELEGATE_REVOKED": "delivery.delegate_revoked",
+    "COURIER_BLOCKED": "courier.blocked",
+}
+
+
+def _event_of(entry_type: str, outcome: str | None) -> str | None:
+    if entry_type == "VERIFICATION":
+        return "delivery.wrong_code" if outcome == "REJECTED" else None
+    return EVENT_OF_ENTRY.get(entry_type)
+
+
+class _RecordingBus:
+    """Takes every event, keeping them in the order put."""
+
+    def __init__(self) -> None:
+        self.events: list[dict] = []
+
+    def put(self, events: list[dict]) -> list[bool]:
+        self.events += events
+        return [True] * len(events)
 
 
 def _wrong(code: str) -> str:
@@ -70,6 +112,11 @@ class Lifecycle(RuleBasedStateMachine):
         # Courier budgets live in the table, which outlives one example: each example has couriers of its own.
         self.run = uuid.uuid4().hex[:8]
         self.last_seen: dict[str, tuple[dict, int]] = {}  # each item as last seen (without rev), and its rev
+        self.stream = StreamTail(configured().table_name)
+        self.bus = _RecordingBus()
+        wiring.override(event_bus=self.bus)
+        self.published: dict[str, list[dict]] = {}  # each delivery's events, in the order published
+        self.ids_seen: set[str] = set()
 
     def courier_id(self, courier: str | None) -> str | None:
         return f"{courier}-{self.run}" if courier else None
@@ -389,6 +436,35 @@ class Lifecycle(RuleBasedStateMachine):
                 assert rev >= before_rev
                 assert stored == before or rev > before_rev, f"{delivery_id} changed without moving its rev"
             self.last_seen[delivery_id] = (stored, rev)
+
+    @invariant()
+    def every_committed_entry_a_storefront_acts_on_is_one_event(self) -> None:
+        records = self.stream.records()
+        assert invoke("EventPublisherFunction", {"Records": records}) == {"batchItemFailures": []}
+        fresh, self.bus.events = self.bus.events, []
+        assert invoke("EventPublisherFunction", {"Records": records}) == {"batchItemFailures": []}
+        assert self.bus.events == fresh  # a redelivered batch: the same events, the same ids
+        self.bus.events = []
+        for event in fresh:
+            assert event["id"] not in self.ids_seen, f"{event['type']} published twice or under a reused id"
+            self.ids_seen.add(event["id"])
+            delivery_id = event["data"]["delivery_id"]
+            if delivery_id in self.ids:
+                self.published.setdefault(delivery_id, []).append(event)
+        for delivery_id in self.ids:
+            item = self.item(delivery_id)
+            events = self.published.get(delivery_id, [])
+            on_delivery = [e for e in events if e["type"] != "courier.blocked"]
+            sequences = [e["data"]["sequence"] for e in on_delivery]
+            assert sequences == sorted(set(sequences)), f"{delivery_id}: sequences {sequences}"
+            expected = {
+                position + 1: kind
+                for position, entry in enumerate(item.events)
+                if (kind := _event_of(entry.type, entry.outcome)) is not None and kind != "courier.blocked"
+            }
+            assert {e["data"]["sequence"]: e["type"] for e in on_delivery} == expected
+            blocked = [e for e in events if e["type"] == "courier.blocked"]
+            assert len(blocked) == [entry.type for entry in item.events].count("COURIER_BLOCKED")
 
     @invariant()
     def no_courier_passes_its_budget(self) -> None:

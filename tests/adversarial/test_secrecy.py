@@ -4,8 +4,11 @@ After a full run through the real handlers (registration, code view, wrong and r
 without a courier, a courier blocked, a failed attempt, the nightly rotation, emails, cancel, every POST
 with an Idempotency-Key), everything the product leaves behind is gathered: every item of every table
 (the idempotency table included), every stream record, every queued message, every log line and
-metric the functions wrote. Then it is searched for each issued code, and for md5, sha1 and sha256 of
-every one of the 10^6 possible codes, alone and prefixed with each delivery id, in hex or base64.
+metric the functions wrote, and every integration event the publisher put on the bus (read back from
+the queue its rule fills, signed receipts decoded). Then it is searched for each issued code, and for
+md5, sha1 and sha256 of every one of the 10^6 possible codes, alone and prefixed with each delivery id,
+in hex or base64. The events are also searched for every nonce, MAC, name, email address and postal
+code the deliveries' items ever held.
 """
 
 from __future__ import annotations
@@ -186,6 +189,49 @@ def _full_run(aws, clock, codes: dict[str, set[str]]) -> list[dict[str, Any]]:
     return seen
 
 
+def _publish_events(aws, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every stream record through the event publisher onto the bus; what the bus's rule queued, each
+    event with the claims of a signed receipt decoded beside it."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    queue = aws["WebhookEventsQueue"]["Ref"]
+    while old := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        for message in old:  # earlier tests' events
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    assert invoke("EventPublisherFunction", {"Records": records}) == {"batchItemFailures": []}
+    events = []
+    while got := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        for message in got:
+            event = json.loads(message["Body"])
+            receipt = event["detail"]["data"].get("receipt")
+            if receipt:
+                payload = receipt.split(".")[1]
+                event["receipt_claims"] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+            events.append(event)
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    return events
+
+
+def _personal_and_secret_values(records: list[dict[str, Any]]) -> set[str]:
+    """Every nonce, MAC, name, email address and postal code the deliveries' images ever held."""
+    found: set[str] = set()
+
+    def take(attribute: dict[str, Any] | None) -> None:
+        if attribute and "S" in attribute:
+            found.add(attribute["S"])
+
+    for record in records:
+        for image in (record["dynamodb"].get("NewImage"), record["dynamodb"].get("OldImage")):
+            if not image or not image["pk"]["S"].startswith("D#"):
+                continue
+            for name in ("code_nonce", "code_mac", "email", "recipient_name", "postal_code"):
+                take(image.get(name))
+            found.update(image.get("delegate_macs", {}).get("M", {}))
+            for delegate in image.get("delegates", {}).get("M", {}).values():
+                take(delegate["M"].get("name"))
+                take(delegate["M"].get("email"))
+    return found
+
+
 def _delegate_codes(delivery_id: str) -> tuple[str, ...]:
     """The delegates' codes, derived as the email sender derives them (the mailbox is not searched)."""
     from delivery_otp import codes as derivation
@@ -262,14 +308,22 @@ def test_no_code_nor_a_hash_of_one_is_left_anywhere(aws, clock, capsys):
     codes: dict[str, set[str]] = {}
     try:
         stream_records = _full_run(aws, clock, codes)
+        bus = _publish_events(aws, stream_records)
     finally:
         for watched_logger in watched:
             watched_logger.removeHandler(capture)
     printed = capsys.readouterr().out
 
-    haystack = _haystack(aws, stream_records, capture.lines, printed)
+    haystack = _haystack(aws, stream_records, capture.lines, printed) + b"\n" + json.dumps(bus).encode()
     issued = sorted({code for seen in codes.values() for code in seen})
     assert len(issued) >= 8 and len(stream_records) >= 10 and capture.lines and "CourierBlocked" in printed
+    kinds = {event["detail"]["type"] for event in bus}
+    assert {"delivery.wrong_code", "delivery.locked", "delivery.delivered", "courier.blocked"} <= kinds
+    assert sum("receipt_claims" in event for event in bus) == 3  # three deliveries were handed over
+    on_the_bus = json.dumps(bus, ensure_ascii=False)
+    private = _personal_and_secret_values(stream_records)
+    assert len(private) >= 20 and {"neighbour", "neighbour@example.com", "sam@example.com"} <= private
+    assert sorted(value for value in private if value in on_the_bus) == []
     assert "aws_xray_sdk" not in sys.modules, "a tracer would record subsegments: search them too"
 
     for code in issued:

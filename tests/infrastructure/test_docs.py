@@ -51,3 +51,23 @@ def test_the_module_map_names_real_modules():
     assert sorted(name for name in named if not (layer / name).is_file() and not (local / name).is_file()) == []
     modules = {p.name for p in layer.glob("*.py")} - {"__init__.py", "clock.py"}
     assert sorted(modules - named) == [], "every module of the layer has a place in the map"
+
+
+def test_the_events_page_quotes_every_example_the_mapping_makes():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("event_examples", ROOT / "scripts" / "event_examples.py")
+    assert spec and spec.loader
+    examples = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(examples)
+    page = (ROOT / "docs/events.md").read_text(encoding="utf-8")
+    from delivery_otp import wiring
+    from delivery_otp.integration_events import EVENT_TYPES
+
+    try:
+        report = examples.report()
+    finally:
+        wiring.reset()  # the examples sign with a key of their own: no later test gets it
+    assert report in page, "rerun: python scripts/event_examples.py, and paste its output into docs/events.md"
+    assert all(f"### `{kind}`" in page for kind in EVENT_TYPES)
+    assert "## Webhooks" in page

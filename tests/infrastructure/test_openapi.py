@@ -46,6 +46,7 @@ COURIER = {
 LOCAL = {
     ("GET", "/local/health"),
     ("GET", "/local/mailbox"),
+    ("GET", "/local/bus"),
     ("PUT", "/local/clock"),
     ("DELETE", "/local/clock"),
     ("POST", "/local/schedules/run"),

@@ -73,6 +73,8 @@ ALLOWED_ACTIONS = {
         "ses:SendBulkTemplatedEmail",
         "sqs:SendMessage",
     },
+    # Puts integration events on the stack's bus; reads the receipt key to sign a delivered event's receipt.
+    "EventPublisherFunction": {"events:PutEvents", "secretsmanager:GetSecretValue"},
 }
 # Every function holds the code key: to derive codes, or (AttemptFunction) only to key the fingerprint of
 # Idempotency-Key requests.
@@ -388,7 +390,7 @@ def test_the_code_key_is_a_generated_secret_kept_on_delete() -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-def test_the_template_has_the_eight_functions() -> None:
+def test_the_template_has_exactly_the_functions_listed_here() -> None:
     assert set(functions()) == set(ALLOWED_ACTIONS)
 
 
@@ -608,7 +610,8 @@ def test_only_the_functions_that_derive_codes_can_read_the_code_key() -> None:
                 readers[secret].add(name)
 
     assert readers["CodeKeySecret"] == CODE_KEY_READERS
-    assert readers["ReceiptKeySecret"] == {"StorefrontFunction"}  # the one that signs receipts
+    # The ones that sign receipts: the receipt route, and the publisher of a delivered event.
+    assert readers["ReceiptKeySecret"] == {"StorefrontFunction", "EventPublisherFunction"}
 
 
 def test_the_rotation_queries_only_the_due_index() -> None:
@@ -757,10 +760,99 @@ def test_unsent_emails_land_in_the_email_dead_letter_queue() -> None:
 def test_every_queue_is_encrypted_and_keeps_messages_two_weeks() -> None:
     queues = resources("AWS::SQS::Queue")
 
-    assert set(queues) == {"EmailDeadLetterQueue", "RotationDeadLetterQueue", "RotationQueue"}
+    assert set(queues) == {
+        "EmailDeadLetterQueue",
+        "RotationDeadLetterQueue",
+        "RotationQueue",
+        "EventPublisherDeadLetterQueue",
+        "WebhookEventsQueue",
+        "WebhookEventsDeadLetterQueue",
+    }
     for props in (q["Properties"] for q in queues.values()):
         assert props["SqsManagedSseEnabled"] is True
         assert props["MessageRetentionPeriod"] == 1209600
+
+
+# --------------------------------------------------------------------------------------------------
+# Integration events
+# --------------------------------------------------------------------------------------------------
+
+
+def _publisher_stream() -> dict[str, Any]:
+    (event,) = functions()["EventPublisherFunction"]["Events"].values()
+    assert event["Type"] == "DynamoDB"
+    return event["Properties"]
+
+
+def test_the_event_publisher_reads_the_stream_retries_bisects_and_dead_letters() -> None:
+    props = _publisher_stream()
+    on_failure = props["DestinationConfig"]["OnFailure"]
+
+    assert props["Stream"] == {"Fn::GetAtt": ["DeliveriesTable", "StreamArn"]}
+    assert props["StartingPosition"] == "TRIM_HORIZON"
+    # Lambda keeps each item's records in order across a shard's parallel batches: a delivery's events
+    # still go out in trail order. docs/scale.md counts on 10.
+    assert props["ParallelizationFactor"] == 10
+    assert 1 <= props["MaximumRetryAttempts"] <= 10
+    assert props["BisectBatchOnFunctionError"] is True
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert on_failure["Type"] == "SQS" and _refers_to(on_failure["Destination"], "EventPublisherDeadLetterQueue")
+    assert functions()["EventPublisherFunction"]["ReservedConcurrentExecutions"] >= 1
+
+
+def test_the_event_publisher_is_given_only_deliveries_written_or_changed() -> None:
+    from local.filters import record_filter
+
+    wanted = record_filter(_publisher_stream())
+
+    def record(event_name: str, pk: str) -> dict[str, Any]:
+        return {"eventName": event_name, "dynamodb": {"Keys": {"pk": {"S": pk}}}}
+
+    assert wanted(record("INSERT", "D#IT-1")) and wanted(record("MODIFY", "D#IT-1"))
+    assert not wanted(record("REMOVE", "D#IT-1"))  # TTL tidying up is no event
+    assert not wanted(record("MODIFY", "C#courier-1"))  # courier budgets
+    assert not wanted(record("INSERT", "S#0a1b"))  # suppressed addresses
+    assert not wanted(record("INSERT", "idempotency#x"))
+
+
+def test_the_event_publisher_puts_only_on_the_stacks_bus() -> None:
+    (put,) = [s for s in _statements("EventPublisherFunction") if "events:PutEvents" in _as_list(s["Action"])]
+    env = functions()["EventPublisherFunction"]["Environment"]["Variables"]
+
+    assert _as_list(put["Resource"]) == [{"Fn::GetAtt": ["EventBus", "Arn"]}]
+    assert env["EVENT_BUS_NAME"] == {"Ref": "EventBus"}
+    assert env["RECEIPT_KEY_SECRET_ID"] == {"Ref": "ReceiptKeySecret"}
+
+
+def test_the_bus_is_archived_30_days_and_named_in_the_outputs() -> None:
+    (bus,) = resources("AWS::Events::EventBus")
+    (archive,) = resources("AWS::Events::Archive").values()
+    outputs = template()["Outputs"]
+
+    assert bus == "EventBus"
+    assert archive["Properties"]["SourceArn"] == {"Fn::GetAtt": ["EventBus", "Arn"]}
+    assert archive["Properties"]["RetentionDays"] == 30
+    assert archive["Properties"]["EventPattern"] == {"source": ["delivery-otp"]}
+    assert outputs["EventBusName"]["Value"] == {"Ref": "EventBus"}
+    assert outputs["EventBusArn"]["Value"] == {"Fn::GetAtt": ["EventBus", "Arn"]}
+
+
+def test_every_event_on_the_bus_is_queued_for_the_webhooks_and_only_the_rule_may_send() -> None:
+    (rule_name,) = resources("AWS::Events::Rule")
+    rule = _props(rule_name)
+    (target,) = rule["Targets"]
+    (policy,) = resources("AWS::SQS::QueuePolicy").values()
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    queue = _props("WebhookEventsQueue")
+
+    assert rule["EventBusName"] == {"Ref": "EventBus"} and rule["EventPattern"] == {"source": ["delivery-otp"]}
+    assert _refers_to(target["Arn"], "WebhookEventsQueue")
+    assert _refers_to(target["DeadLetterConfig"]["Arn"], "WebhookEventsDeadLetterQueue")
+    assert _refers_to(queue["RedrivePolicy"]["deadLetterTargetArn"], "WebhookEventsDeadLetterQueue")
+    assert {"Ref": "WebhookEventsQueue"} in policy["Properties"]["Queues"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_name, "Arn"]}}}
 
 
 # --------------------------------------------------------------------------------------------------

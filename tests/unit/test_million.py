@@ -140,3 +140,22 @@ def test_docs_scale_quotes_what_the_script_prints_now(inputs):
     assert million.report(inputs, with_inputs=False) in doc, (
         "rerun: python scripts/million.py --results-only, and paste its output into docs/scale.md"
     )
+
+
+def test_events_cost_one_putevents_entry_per_started_64_kb_chunk(inputs):
+    small = million.cost_of_events_per_rotation(inputs)["EventBridge PutEvents"].value
+    inputs["sizes"]["event_kb"] = 65
+    large = million.cost_of_events_per_rotation(inputs)["EventBridge PutEvents"].value
+    assert small == inputs["design"]["events_per_rotation"] * inputs["prices"]["eventbridge_event"]
+    assert large == 2 * small
+
+
+def test_the_publisher_is_bounded_by_its_concurrency_and_the_bus_by_the_putevents_quota(inputs):
+    timing = million.events_time(inputs)
+    d = inputs["design"]
+    batches = min(d["stream_shards"] * d["publisher_parallelization"], d["publisher_concurrency"])
+    records = inputs["volume"]["deliveries"] * d["stream_records_per_code"]
+    expected = records / (batches * d["stream_batch"] / inputs["lambda"]["publisher_batch_seconds"])
+    assert timing["publisher"].value == pytest.approx(expected)
+    inputs["quotas"]["put_events_per_second"] /= 2
+    assert million.events_time(inputs)["PutEvents quota"].value == pytest.approx(2 * timing["PutEvents quota"].value)

@@ -57,6 +57,7 @@ class Settings:
     code_email_configuration_set: str | None = None
     receipt_key_secret_id: str | None = None
     rotation_queue_url: str | None = None
+    event_bus_name: str | None = None
 
     def threshold(self, currency: str, country: str) -> Decimal | None:
         return self.code_thresholds.get(f"{currency}:{country}", self.code_thresholds.get(currency))
@@ -118,4 +119,5 @@ def settings() -> Settings:
         code_email_configuration_set=_optional("CODE_EMAIL_CONFIGURATION_SET"),
         receipt_key_secret_id=_optional("RECEIPT_KEY_SECRET_ID"),
         rotation_queue_url=_optional("ROTATION_QUEUE_URL"),
+        event_bus_name=_optional("EVENT_BUS_NAME"),
     )

@@ -53,42 +53,52 @@ def jwks() -> dict[str, list[dict[str, str]]]:
     return {"keys": [public_jwk()]}
 
 
-def _handover(delivery: Any) -> dict[str, Any]:
+def _handover(delivery: Any, *, with_name: bool = True) -> dict[str, Any]:
     """Who handed it over and whose code opened it, from the audit trail's DELIVERED event."""
     event = next((e for e in reversed(delivery.events) if e.type == "DELIVERED"), None)
     actor = event.actor if event is not None else None
     return {
         "courier_id": getattr(actor, "courier_id", None),
         "device_id": getattr(actor, "device_id", None),
-        "received_by": _receiver(delivery),
+        "received_by": _receiver(delivery, with_name=with_name),
     }
 
 
-def _receiver(delivery: Any) -> dict[str, Any]:
-    """The recipient, or the delegate whose code opened the parcel (by id and the name they were given)."""
+def _receiver(delivery: Any, *, with_name: bool = True) -> dict[str, Any]:
+    """The recipient, or the delegate whose code opened the parcel (by id and, unless left out, the name
+    they were given)."""
     who = delivery.received_by
     if not who or who == RECIPIENT:
         return {"kind": "recipient"}
+    if not with_name:
+        return {"kind": "delegate", "delegate_id": who}
     entry = delegate_entries(delivery).get(who, {})
     return {"kind": "delegate", "delegate_id": who, "name": readable(entry.get("name"))}
+
+
+def signed(delivery: Any, issued_at: int, *, with_name: bool = True) -> dict[str, Any]:
+    """The receipt of a delivered item in hand, issued at `issued_at` (Unix seconds). Ed25519 signs
+    deterministically, so the same delivery and instant always give the same receipt. Without the name
+    (`with_name=False`) a delegate is named by id only: such a receipt can travel where personal data
+    must not (the integration events)."""
+    key = public_jwk()
+    claims = {
+        "iss": ISSUER,
+        "sub": delivery.delivery_id,
+        "iat": issued_at,
+        "order_id": readable(delivery.order_id),
+        "delivered_at": delivery.delivered_at,
+        "issue_number": int(delivery.delivered_issue) if delivery.delivered_issue is not None else None,
+        **_handover(delivery, with_name=with_name),
+    }
+    header = {"alg": "Ed25519", "kid": key["kid"], "typ": "delivery-receipt+jwt"}
+    signing_input = f"{_b64url(_json(header))}.{_b64url(_json(claims))}"
+    signature = _private_key().sign(signing_input.encode())
+    return {"receipt": f"{signing_input}.{_b64url(signature)}", "claims": claims, "kid": key["kid"]}
 
 
 def receipt(delivery_id: str) -> dict[str, Any]:
     delivery = load(delivery_id)
     if delivery.status != DELIVERED:
         raise Conflict(f"delivery {delivery_id!r} has not been delivered: there is no receipt yet")
-    now = adapters().clock.now()
-    key = public_jwk()
-    claims = {
-        "iss": ISSUER,
-        "sub": delivery.delivery_id,
-        "iat": int(now.timestamp()),
-        "order_id": readable(delivery.order_id),
-        "delivered_at": delivery.delivered_at,
-        "issue_number": int(delivery.delivered_issue) if delivery.delivered_issue is not None else None,
-        **_handover(delivery),
-    }
-    header = {"alg": "Ed25519", "kid": key["kid"], "typ": "delivery-receipt+jwt"}
-    signing_input = f"{_b64url(_json(header))}.{_b64url(_json(claims))}"
-    signature = _private_key().sign(signing_input.encode())
-    return {"receipt": f"{signing_input}.{_b64url(signature)}", "claims": claims, "kid": key["kid"]}
+    return signed(delivery, int(adapters().clock.now().timestamp()))

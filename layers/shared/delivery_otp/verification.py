@@ -279,8 +279,10 @@ def _record_wrong_code(
             old_log = [int(t) for t in courier_seen.wrong_log]
             log, until = budgets.after_wrong_code(old_log, now.timestamp())
             blocks = until is not None
-            if blocks:
-                events.append(audit.event("COURIER_BLOCKED", now, actor, issue_number=issue))
+            if until is not None:
+                # The trail says until when: the block's integration event tells the storefront.
+                ends = datetime.fromtimestamp(until, UTC).isoformat()
+                events.append(audit.event("COURIER_BLOCKED", now, actor, issue_number=issue, outcome=ends))
             guard = CourierGuard(
                 actor.courier_id,
                 CourierBudgetModel.wrong_log == old_log,

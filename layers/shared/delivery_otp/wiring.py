@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from delivery_otp.adapters.deliveries import DeliveryRepository
+    from delivery_otp.adapters.event_bus import EventBus
     from delivery_otp.adapters.secrets import CodeKeySource
     from delivery_otp.adapters.ses import Mailer
     from delivery_otp.adapters.suppression import SuppressionList
@@ -104,6 +105,18 @@ class Adapters:
         return self._get("receipt_keys", build)
 
     @property
+    def event_bus(self) -> EventBus:
+        """The stack's EventBridge bus: only the event publisher is given its name."""
+
+        def build() -> EventBus:
+            from delivery_otp.adapters.event_bus import EventBridgeBus
+            from delivery_otp.config import settings
+
+            return EventBridgeBus(settings().need("event_bus_name"))
+
+        return self._get("event_bus", build)
+
+    @property
     def mailer(self) -> Mailer:
         def build() -> Mailer:
             from delivery_otp.adapters.ses import SesMailer
@@ -122,7 +135,7 @@ def adapters() -> Adapters:
 
 
 def override(**replacements: Any) -> None:
-    """Put in adapters by name (clock, table, deliveries, suppression, keys, mailer): tests and the local
+    """Put in adapters by name (clock, table, deliveries, suppression, keys, mailer, event_bus): tests and the local
     stack only."""
     _adapters.set(**replacements)
 
