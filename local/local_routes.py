@@ -25,6 +25,9 @@ class Stack(Protocol):
     def ready(self) -> bool: ...
 
     @property
+    def moto_url(self) -> str: ...
+
+    @property
     def clock(self) -> SettableClock: ...
 
     @property
