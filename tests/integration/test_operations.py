@@ -85,7 +85,9 @@ def test_redrive_refuses_a_queue_no_redrive_policy_fills():
     # The email dead letters name stream records, not messages of a queue: they are re-driven from the table.
     with pytest.raises(SystemExit, match="runbook"):
         redrive.queue_url("EmailDeadLetterQueue", "delivery-otp-prod", None)
-    assert redrive.redrive_sources() == {"RotationDeadLetterQueue": "RotationQueue"}
+    sources = redrive.redrive_sources()
+    assert sources["RotationDeadLetterQueue"] == "RotationQueue"
+    assert "EmailDeadLetterQueue" not in sources and "EventPublisherDeadLetterQueue" not in sources
 
 
 # --- make redrive against the local stack's moto (no move tasks there): the effect -----------------------
