@@ -18,7 +18,7 @@ from typing import Any
 
 from delivery_otp.deliveries import load
 from delivery_otp.errors import Conflict
-from delivery_otp.model import DELIVERED, RECIPIENT, delegate_entries, readable
+from delivery_otp.model import DELIVERED, RECIPIENT, readable
 from delivery_otp.wiring import adapters
 
 ISSUER = "delivery-otp"
@@ -65,12 +65,12 @@ def _handover(delivery: Any) -> dict[str, Any]:
 
 
 def _receiver(delivery: Any) -> dict[str, Any]:
-    """The recipient, or the delegate whose code opened the parcel (by id and the name they were given)."""
+    """The recipient, or the delegate whose code opened the parcel, by role and id only: a receipt holds
+    no name, address or postal code, so it can travel anywhere and stays true after the erasure."""
     who = delivery.received_by
     if not who or who == RECIPIENT:
         return {"kind": "recipient"}
-    entry = delegate_entries(delivery).get(who, {})
-    return {"kind": "delegate", "delegate_id": who, "name": readable(entry.get("name"))}
+    return {"kind": "delegate", "delegate_id": who}
 
 
 def receipt(delivery_id: str) -> dict[str, Any]:
