@@ -14,7 +14,7 @@ import pytest
 from delivery_otp import bounces, codes, dispatch, erasure, reads, registration, rotation, verification
 from delivery_otp.audit import COURIER, Actor
 from delivery_otp.config import settings
-from delivery_otp.errors import DeliveryStillOpen
+from delivery_otp.errors import Conflict, DeliveryStillOpen
 from delivery_otp.notifications import send_code_emails, send_wrong_code_alerts
 from delivery_otp.wiring import adapters
 
@@ -124,6 +124,20 @@ def test_erasure_on_request_leaves_no_personal_value_anywhere_and_the_receipt_tr
     status, _, again = call("DELETE", "/deliveries/{id}/personal-data", delivery_id)
     assert (status, again) == (200, body)
     assert adapters().deliveries.get(delivery_id).serialize() == kept
+
+
+def test_a_repeated_registration_no_longer_confirms_the_erased_personal_data(clock):
+    recipient = person()
+    body = factories.registration(
+        recipient={"name": recipient["name"], "email": recipient["email"], "locale": "it"},
+        destination__postal_code=recipient["postal"],
+    )
+    assert registration.register(body).status == 201
+    assert registration.register(body).status == 200  # the same request again: its delivery back
+    dispatch.cancel(body["delivery_id"])
+    erasure.erase_now(body["delivery_id"])
+    with pytest.raises(Conflict):
+        registration.register(body)
 
 
 def test_an_open_delivery_keeps_its_personal_data_and_an_unknown_one_is_not_found(clock):

@@ -75,6 +75,9 @@ def erase(delivery: DeliveryModel, now: datetime, actor: Actor) -> None:
             who: {k: v for k, v in entry.items() if k not in _DELEGATE_FIELDS} for who, entry in entries.items()
         }
     delivery.idempotency_records = None
+    # The registration's fingerprint is a hash over its body, names and address included: a repeat of
+    # that registration now answers 409 instead of confirming a guess of them.
+    delivery.request_hash = ERASED
     delivery.personal_data_erased = True
     delivery.events = [*(_scrubbed(e, erased) for e in delivery.events), audit.event(ERASED, now, actor)]
 
