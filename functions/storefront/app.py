@@ -1,5 +1,6 @@
 """The storefront's reads and its changes: state, code for the tracking page, audit trail, cancel,
-assignment, the customer's controls (resend, rotate, reschedule, delegates), and signed handover receipts."""
+assignment, the customer's controls (resend, rotate, reschedule, delegates), erasing personal data, and
+signed handover receipts."""
 
 from typing import Any
 
@@ -24,7 +25,7 @@ def get_code(id: str) -> Any:
 
 @app.post("/deliveries/<id>/cancel")
 def cancel(id: str) -> Any:
-    return idempotent(app, lambda: _cancel(id))
+    return idempotent(app, lambda: _cancel(id), about=id)
 
 
 def _cancel(delivery_id: str) -> Any:
@@ -42,12 +43,12 @@ def assign_courier(id: str) -> Any:
 
 @app.post("/deliveries/<id>/code/resend")
 def resend(id: str) -> Any:
-    return idempotent(app, lambda: _changed("code resent", id, controls.resend_code(id)))
+    return idempotent(app, lambda: _changed("code resent", id, controls.resend_code(id)), about=id)
 
 
 @app.post("/deliveries/<id>/code/rotate")
 def rotate(id: str) -> Any:
-    return idempotent(app, lambda: _changed("code rotated", id, controls.replace_code(id)))
+    return idempotent(app, lambda: _changed("code rotated", id, controls.replace_code(id)), about=id)
 
 
 @app.put("/deliveries/<id>/schedule")
@@ -57,7 +58,7 @@ def reschedule(id: str) -> Any:
 
 @app.post("/deliveries/<id>/delegates")
 def add_delegate(id: str) -> Any:
-    return idempotent(app, lambda: _delegate_added(id))
+    return idempotent(app, lambda: _delegate_added(id), about=id)
 
 
 def _delegate_added(delivery_id: str) -> Any:
@@ -75,6 +76,15 @@ def revoke_delegate(id: str, delegate_id: str) -> Any:
 
 def _changed(what: str, delivery_id: str, body: dict[str, Any]) -> Any:
     logger.info(what, extra={"delivery_id": delivery_id, "issue_number": body.get("issue_number")})
+    return json_response(200, body)
+
+
+@app.delete("/deliveries/<id>/personal-data")
+def erase_personal_data(id: str) -> Any:
+    from delivery_otp import erasure
+
+    body = erasure.erase_now(id)
+    logger.info("personal data erased", extra={"delivery_id": id})
     return json_response(200, body)
 
 

@@ -3,7 +3,9 @@
 
 Registrations in several zones, code views, right, wrong and stale codes from couriers and from
 devices without one, failed attempts, cancels, the clock moving forward (then the nightly rotation)
-or back (then a backdated rotation that must do nothing). Each step's answer is predicted from the
+or back (then a backdated rotation that must do nothing), personal data erased on request or once its
+retention has passed, and the email sender run over every delivery (nothing is mailed after erasure).
+Each step's answer is predicted from the
 delivery's state before it, by the rules as docs/behaviour.md words them, and every item must satisfy the
 invariants after every step. After every step the table's stream is also run through the event
 publisher (twice, as a redelivered batch would be): each integration event comes from one audit entry,
@@ -25,6 +27,8 @@ from delivery_otp import (
     controls,
     delegates,
     dispatch,
+    erasure,
+    notifications,
     reads,
     registration,
     rotation,
@@ -35,8 +39,18 @@ from delivery_otp.audit import COURIER, Actor
 from delivery_otp.calendar import has_ended
 from delivery_otp.clock import SettableClock
 from delivery_otp.config import settings as configured
-from delivery_otp.errors import Conflict, DomainError
-from delivery_otp.model import CANCELLED, DELIVERED, LOCKED, ON_HOLD, REQUEUED, SCHEDULED, DeliveryModel
+from delivery_otp.errors import Conflict, DeliveryStillOpen, DomainError
+from delivery_otp.model import (
+    CANCELLED,
+    DELIVERED,
+    ENDED_STATES,
+    LOCKED,
+    ON_HOLD,
+    REQUEUED,
+    SCHEDULED,
+    DeliveryModel,
+    delegate_entries,
+)
 from delivery_otp.wiring import adapters
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -98,6 +112,20 @@ def _wrong(code: str) -> str:
     return f"{(int(code) + 7) % 1_000_000:06d}"
 
 
+class _Mailbox:
+    """A mail service that notes which delivery each message was for and takes none of them, so whatever a
+    delivery is owed (a code email, a wrong-code alert) stays owed and is offered again at every send."""
+
+    sender = "delivery-codes@example.com"
+
+    def __init__(self) -> None:
+        self.deliveries: list[str] = []
+
+    def send_bulk(self, template: str, messages: list, tags: list | None = None) -> list[bool]:
+        self.deliveries += [tag["delivery"] for tag in tags or []]
+        return [False] * len(messages)
+
+
 class Lifecycle(RuleBasedStateMachine):
     deliveries = Bundle("deliveries")
 
@@ -105,7 +133,9 @@ class Lifecycle(RuleBasedStateMachine):
         super().__init__()
         wiring.reset()
         self.clock = SettableClock(START)
-        wiring.override(clock=self.clock)
+        self.mailbox = _Mailbox()
+        wiring.override(clock=self.clock, mailer=self.mailbox)
+        self.erased: set[str] = set()
         self.ids: list[str] = []
         self.codes: dict[tuple[str, int], str] = {}  # every code seen, by (delivery, issue number)
         self.wrong_by_courier: dict[str, list[datetime]] = {}  # when each courier's wrong code was counted
@@ -390,6 +420,51 @@ class Lifecycle(RuleBasedStateMachine):
         rotation.rotate_all()
         assert self.snapshot() == replayed, "a repeated rotation changed something"
 
+    @rule(delivery_id=deliveries)
+    def customer_erases_personal_data(self, delivery_id: str) -> None:
+        item = self.item(delivery_id)
+        try:
+            view = erasure.erase_now(delivery_id)
+        except DeliveryStillOpen:
+            assert item.status not in ENDED_STATES
+            assert self.item(delivery_id).serialize() == item.serialize()
+            return
+        assert item.status in ENDED_STATES and view["personal_data_erased"] is True
+        self.erased.add(delivery_id)
+        self.mail_goes_out()  # the erasure's own stream record reaches the email sender
+
+    @precondition(lambda self: self.ids)
+    @rule()
+    def retention_passes(self) -> None:
+        """Past the retention of everything ended so far: the rotation erases each of them."""
+        ended = {d for d in self.ids if self.item(d).status in ENDED_STATES}
+        self.clock.freeze(self.clock.now() + timedelta(days=configured().personal_data_retention_days, hours=1))
+        rotation.rotate_all()
+        for delivery_id in ended:
+            assert self.item(delivery_id).personal_data_erased, f"{delivery_id} kept its personal data"
+        self.erased |= ended
+        self.mail_goes_out()
+        replayed = self.snapshot()
+        rotation.rotate_all()
+        assert self.snapshot() == replayed, "a repeated rotation changed something"
+        for delivery_id in self.ids:
+            self.view_code(delivery_id)
+
+    @rule()
+    def mail_goes_out(self) -> None:
+        """The email sender looks at every delivery as a stream record would make it: nothing erased is mailed."""
+        sent_before = len(self.mailbox.deliveries)
+        for delivery_id in self.ids:
+            item = self.item(delivery_id)
+            before = item.serialize()
+            notifications.send_code_emails([(delivery_id, int(item.issue_number), int(item.resend_seq or 0))])
+            if item.wrong_alert_issue:
+                notifications.send_wrong_code_alerts([(delivery_id, int(item.wrong_alert_issue))])
+            if delivery_id in self.erased:
+                assert self.item(delivery_id).serialize() == before, "the sender wrote to an erased delivery"
+        mailed = set(self.mailbox.deliveries[sent_before:])
+        assert not mailed & self.erased, f"mailed after erasure: {mailed & self.erased}"
+
     @precondition(lambda self: self.ids)
     @rule(hours=st.integers(1, 72))
     def clock_set_back(self, hours: int) -> None:
@@ -422,7 +497,18 @@ class Lifecycle(RuleBasedStateMachine):
             if item.status == SCHEDULED and item.code_required and not self.day_ended(item):
                 assert holders == set(item.live_delegates or ()), (holders, item.live_delegates)
             in_rotation = item.due_shard is not None
-            assert in_rotation == (item.code_required and item.status in (SCHEDULED, LOCKED, REQUEUED))
+            rotates = item.code_required and item.status in (SCHEDULED, LOCKED, REQUEUED)
+            erased = bool(item.personal_data_erased)
+            if erased:  # only ever ended; a later end (a held parcel cancelled) may list it again, to no effect
+                assert item.status in ENDED_STATES
+            else:
+                assert in_rotation == (rotates or item.status in ENDED_STATES)
+            # Erased: no personal value left, the erasure audited once.
+            assert erased == (delivery_id in self.erased) and events.count("PERSONAL_DATA_ERASED") == erased
+            if erased:
+                assert (item.email, item.recipient_name, item.postal_code) == (None, None, None)
+                assert all("name" not in entry and "email" not in entry for entry in delegate_entries(item).values())
+                assert not item.idempotency_records
 
     @invariant()
     def every_change_moves_the_rev(self) -> None:

@@ -9,6 +9,11 @@ the queue its rule fills, signed receipts decoded). Then it is searched for each
 md5, sha1 and sha256 of every one of the 10^6 possible codes, alone and prefixed with each delivery id,
 in hex or base64. The events are also searched for every nonce, MAC, name, email address and postal
 code the deliveries' items ever held.
+
+The second rule: once a delivery's personal data is erased (on request, or by the rotation when due),
+none of its names, addresses or postal code is left in any table item (idempotency records and the
+suppression list included), any index, any queued message or any log line; and no log line ever held
+a name or a postal code in the first place (logs cannot be erased later).
 """
 
 from __future__ import annotations
@@ -347,3 +352,119 @@ def test_the_digest_search_finds_what_it_looks_for():
     )
     candidates = _digest_candidates(planted)
     assert _hashed_codes_in(candidates, [b"", b"IT-1"]) == ["004217", "IT-1004217"]
+
+
+# --- the second rule: once erased, a delivery's personal data is nowhere we keep ---------------------
+
+
+def _bounce(delivery_id: str, address: str) -> dict[str, Any]:
+    """The sample SES bounce, for this delivery (its tag) and this address."""
+    from tests.support.lambdas import EVENTS
+
+    event = json.loads((EVENTS / "ses_bounce.json").read_text())
+    message = json.loads(event["Records"][0]["Sns"]["Message"])
+    message["mail"]["destination"] = [address]
+    message["mail"]["tags"]["delivery"] = [delivery_id.encode().hex()]
+    message["bounce"]["bouncedRecipients"][0]["emailAddress"] = address
+    message["bounce"]["bouncedRecipients"][0]["diagnosticCode"] = f"smtp; 550 5.1.1 <{address}> user unknown"
+    event["Records"][0]["Sns"]["Message"] = json.dumps(message)
+    return event
+
+
+def _person(tag: str) -> dict[str, str]:
+    """Values nobody else in the tables holds: finding one anywhere means it was kept."""
+    unique = uuid.uuid4().hex[:10]
+    return {"name": f"{tag} Sweep{unique}", "email": f"{tag}.{unique}@example.com", "postal": f"Z{unique}"}
+
+
+def _erasure_run(aws, clock) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """Deliveries whose personal data went everywhere a request can take it, then erased: one on request,
+    one by the rotation once due. Returns (the erased people, a person whose delivery is still open)."""
+    from datetime import timedelta
+
+    from delivery_otp.config import settings
+
+    table_name = aws["DeliveriesTable"]["Ref"]
+    stream_arn = boto3.client("dynamodb", region_name=REGION).describe_table(TableName=table_name)["Table"][
+        "LatestStreamArn"
+    ]
+    seen: list[dict[str, Any]] = []
+    _drain_stream(stream_arn, seen)
+
+    def send_emails() -> None:
+        assert invoke("EmailFunction", {"Records": _drain_stream(stream_arn, seen)}) == {"batchItemFailures": []}
+
+    def registered(person: dict[str, str]) -> str:
+        body = factories.registration(
+            recipient={"name": person["name"], "email": person["email"], "locale": "it"},
+            destination__postal_code=person["postal"],
+        )
+        assert _post("RegisterFunction", "/deliveries", None, body)[0] == 201
+        return body["delivery_id"]
+
+    store = "StorefrontFunction"
+    erased_people, kept = [], _person("kept")
+    registered(kept)
+    on_request, by_rotation = _person("asked"), _person("due")
+    helpers = [_person("neighbour"), _person("colleague")]
+    asked, due = registered(on_request), registered(by_rotation)
+    for helper in helpers:  # the answers stored for these requests name the delegates
+        body = {"name": helper["name"], "email": helper["email"]}
+        assert _post(store, "/deliveries/{id}/delegates", asked, body)[0] == 201
+    assert _post(store, "/deliveries/{id}/code/resend", asked, {})[0] == 200
+    send_emails()
+    assert invoke("BounceFunction", _bounce(asked, on_request["email"]))["marked"] == 1
+    assert _post(store, "/deliveries/{id}/cancel", asked, {})[0] == 200
+    code = _see_code({}, due)
+    assert code is not None
+    verify = ("VerifyFunction", "/deliveries/{id}/verifications")
+    assert _post(*verify, due, {"code": code, "device_id": "d-1"}, "c-1")[0] == 200
+    send_emails()
+
+    erase = http_event("DELETE", "/deliveries/{id}/personal-data", asked)
+    assert invoke(store, erase)["statusCode"] == 200
+    clock.freeze(clock.now() + timedelta(days=settings().personal_data_retention_days, hours=1))
+    _rotate_through_the_queue()
+    assert _get(store, "/deliveries/{id}", due)[1]["personal_data_erased"] is True
+    # What the erasures changed reaches the email sender too: it mails nobody.
+    send_emails()
+    erased_people += [on_request, by_rotation, *helpers]
+    return erased_people, [kept]
+
+
+def _everywhere_we_keep(aws, logs: list[str], printed: str) -> str:
+    """Every item of every table and of the rotation's index, every queued message, every log line."""
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    parts = [_haystack(aws, [], logs, printed).decode()]
+    for name in dynamodb.list_tables()["TableNames"]:
+        for index in dynamodb.describe_table(TableName=name)["Table"].get("GlobalSecondaryIndexes", []):
+            for page in dynamodb.get_paginator("scan").paginate(TableName=name, IndexName=index["IndexName"]):
+                parts += [repr(item) for item in page["Items"]]
+    return "\n".join(parts).casefold()
+
+
+def test_after_erasure_the_erased_values_are_nowhere_we_keep_and_no_log_ever_held_them(aws, clock, capsys):
+    capture = _Capture()
+    from delivery_otp.observability import logger
+
+    capture.setFormatter(logger.registered_formatter)
+    watched = [logging.getLogger(), logging.getLogger(logger.name)]
+    for watched_logger in watched:
+        watched_logger.addHandler(capture)
+    try:
+        erased, kept = _erasure_run(aws, clock)
+    finally:
+        for watched_logger in watched:
+            watched_logger.removeHandler(capture)
+    printed = capsys.readouterr().out
+    logged = "\n".join(capture.lines).casefold()
+    haystack = _everywhere_we_keep(aws, capture.lines, printed)
+
+    # No log line ever held a name, an address or a postal code, erased or not.
+    assert capture.lines and "personal data erased" in logged
+    for person in [*erased, *kept]:
+        assert [value for value in person.values() if value.casefold() in logged] == []
+    # What was erased is nowhere; what was not is still there (the search sees the table).
+    for person in erased:
+        assert [value for value in person.values() if value.casefold() in haystack] == []
+    assert all(value.casefold() in haystack for person in kept for value in person.values())

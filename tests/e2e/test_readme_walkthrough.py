@@ -1,6 +1,7 @@
 """The README's walkthrough, run as written (bash, curl, jq) against the local stack with
 authentication on: a newcomer following it reaches a delivered parcel, by way of every control the
-customer has (resend, replace, delegates, another day), an alert, a signed receipt and a bounce."""
+customer has (resend, replace, delegates, another day), an alert, a signed receipt, a bounce and the
+erasure of the personal data."""
 
 from __future__ import annotations
 
@@ -47,9 +48,11 @@ def test_the_readme_walkthrough_delivers_the_parcel(secure_stack_url):
     assert "codice errato" in out.lower()  # the wrong-code alert to Maria
     assert out.count('"result":"ACCEPTED"') == 2  # the retry with the same Idempotency-Key
     assert '["DELIVERED",4,"delegate:dlg-1"]' in out
-    assert '"received_by":{"kind":"delegate","delegate_id":"dlg-1","name":"Marco Bianchi"}' in out
+    assert '"received_by":{"kind":"delegate","delegate_id":"dlg-1"}' in out
     assert '"sub":"IT-000123"' in out
     assert '{"marked":1,"ignored":0}' in out.replace(" ", "")
     assert '{"email_undeliverable":true,"delegates":[{"delegate_id":"dlg-1"' in out
     assert '"crv":"Ed25519"' in out
+    assert '{"personal_data_erased":true,"delegates":[{"delegate_id":"dlg-1","name":null' in out
+    assert re.search(r'^\{"kind":"delegate","delegate_id":"dlg-1"\}$', out, re.M)  # the receipt after erasure
     assert "Forbidden" not in out and "Unauthorized" not in out

@@ -37,6 +37,7 @@ STOREFRONT = {
     ("POST", "/deliveries/{id}/delegates"): {"201", "404", "409", "413", "422"},
     ("DELETE", "/deliveries/{id}/delegates/{delegate_id}"): {"200", "404"},
     ("GET", "/deliveries/{id}/receipt"): {"200", "404", "409"},
+    ("DELETE", "/deliveries/{id}/personal-data"): {"200", "404", "409"},
 }
 PUBLIC = {("GET", "/.well-known/jwks.json"): {"200"}}
 COURIER = {
@@ -254,7 +255,7 @@ def test_delivery_body_is_the_spec_body(doc):
     }
     # The contract's fields, all always present; fields added later are documented and optional.
     assert set(delivery["required"]) == fields and fields <= set(props)
-    assert set(props) - fields == {"courier_id", "email_undeliverable", "delegates"}
+    assert set(props) - fields == {"courier_id", "email_undeliverable", "delegates", "personal_data_erased"}
     assert props["status"]["enum"] == ["SCHEDULED", "DELIVERED", "REQUEUED", "LOCKED", "ON_HOLD", "CANCELLED"]
     assert props["code_valid_until"]["type"] == ["string", "null"]
     assert props["code_valid_until"]["format"] == "date-time"

@@ -38,6 +38,7 @@ SPEC_ROUTES = {
     ("POST", "/deliveries/{id}/delegates"),
     ("DELETE", "/deliveries/{id}/delegates/{delegate_id}"),
     ("GET", "/deliveries/{id}/receipt"),
+    ("DELETE", "/deliveries/{id}/personal-data"),
     ("GET", "/.well-known/jwks.json"),
 }
 # Open to anyone on purpose: the key that checks receipts.
@@ -57,15 +58,18 @@ ALLOWED_ACTIONS = {
     "VerifyFunction": IDEMPOTENCY | {"dynamodb:ConditionCheckItem", "secretsmanager:GetSecretValue"},
     "AttemptFunction": IDEMPOTENCY | {"secretsmanager:GetSecretValue"},
     "RotationFunction": {"sqs:SendMessage"},
-    # Reads due items whole and writes them back (puts conditioned on their rev), never updates in place.
+    # Reads due items whole and writes them back (puts conditioned on their rev), never updates in place;
+    # deletes by key the stored idempotency answers of a delivery whose personal data it erases.
     "RotationWorkerFunction": {
         "dynamodb:Query",
         "dynamodb:BatchGetItem",
         "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
         "secretsmanager:GetSecretValue",
     },
-    # Marks the delivery and puts the address's suppression item; never reads codes or sends mail.
-    "BounceFunction": {"dynamodb:UpdateItem", "dynamodb:PutItem"},
+    # Marks the delivery and puts the address's suppression item (keyed by a MAC under a key derived
+    # from the code key); never derives codes or sends mail.
+    "BounceFunction": {"dynamodb:UpdateItem", "dynamodb:PutItem", "secretsmanager:GetSecretValue"},
     "EmailFunction": {
         "dynamodb:BatchGetItem",  # the deliveries and their addresses' suppression items
         "dynamodb:UpdateItem",
@@ -77,8 +81,9 @@ ALLOWED_ACTIONS = {
     "EventPublisherFunction": {"events:PutEvents", "secretsmanager:GetSecretValue"},
 }
 # Every function holds the code key: to derive codes, or (AttemptFunction) only to key the fingerprint of
-# Idempotency-Key requests.
+# Idempotency-Key requests, or (BounceFunction) only to key the suppression list's MACs of addresses.
 CODE_KEY_READERS = {
+    "BounceFunction",
     "RegisterFunction",
     "StorefrontFunction",
     "VerifyFunction",
@@ -505,6 +510,7 @@ def test_the_routes_go_to_the_functions_that_own_them() -> None:
         "POST /deliveries/{id}/delegates": "StorefrontFunction",
         "DELETE /deliveries/{id}/delegates/{delegate_id}": "StorefrontFunction",
         "GET /deliveries/{id}/receipt": "StorefrontFunction",
+        "DELETE /deliveries/{id}/personal-data": "StorefrontFunction",
         "GET /.well-known/jwks.json": "StorefrontFunction",
     }
 

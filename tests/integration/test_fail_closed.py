@@ -224,7 +224,10 @@ def assert_backed_off(client: ThrottledBatchReads, pauses: list[float]) -> None:
 @pytest.mark.parametrize(
     ("prefix", "read"),
     [
-        ("S#", lambda throttled: SuppressionList(throttled).suppressed(["bounced@example.com"])),
+        (
+            "S#",
+            lambda throttled: SuppressionList(throttled, wiring.adapters().keys).suppressed(["bounced@example.com"]),
+        ),
         ("D#", lambda throttled: DeliveryRepository(throttled).get_many(["IT-1"])),
     ],
     ids=["suppressed", "get_many"],
@@ -250,7 +253,7 @@ def test_a_suppression_lookup_left_unprocessed_mails_no_bounced_address_and_the_
     record = factories.new_code_record(delivery_id, 300)
     # When the stream's email consumer runs while the table keeps the suppression keys unprocessed
     throttled, client, pauses = throttled_table(table, "S#")
-    wiring.override(suppression=SuppressionList(throttled))
+    wiring.override(suppression=SuppressionList(throttled, wiring.adapters().keys))
     with pytest.raises(DependencyUnavailable):
         invoke("EmailFunction", {"Records": [record]})
     # Then nothing is sent or marked: the invocation fails, so Lambda retries the whole batch

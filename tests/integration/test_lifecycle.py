@@ -41,6 +41,7 @@ def test_registration_issues_a_code_valid_to_the_end_of_the_local_day(clock):
         "issue_number": 1,
         "courier_id": None,
         "email_undeliverable": False,
+        "personal_data_erased": False,
         "wrong_attempts_left": 5,
         "delegates": [],
     }
@@ -153,6 +154,7 @@ def test_failed_attempt_requeues_and_the_night_brings_a_new_code(clock):
         "issue_number": 2,
         "courier_id": None,
         "email_undeliverable": False,
+        "personal_data_erased": False,
         "wrong_attempts_left": 5,
         "delegates": [],
     }

@@ -13,6 +13,13 @@ from delivery_otp.model import CourierBudgetModel, DeliveryModel, bind
 from tests.support.imports import modules_loaded_by
 
 MODELS = (DeliveryModel, CourierBudgetModel)
+
+
+class _NoKey:
+    def key(self) -> bytes:
+        raise AssertionError("building an adapter reads no key")
+
+
 SETTINGS = ("table_name", "host", "region")
 
 
@@ -38,7 +45,7 @@ def test_building_the_adapters_leaves_the_models_as_they_are(models):
     # When adapters are built on another table
     other = Table("deliveries-b")
     DeliveryRepository(other)
-    SuppressionList(other)
+    SuppressionList(other, _NoKey())
     # Then neither the models' settings nor their connections changed
     assert [(bound(model), model._connection) for model in MODELS] == before
 

@@ -48,6 +48,8 @@ class Settings:
     working_days: dict[str, frozenset[int]] = field(default_factory=dict)
     rotation_shards: int = 16
     retention_days: int = 400
+    # Days after a delivery ended (delivered, cancelled, on hold) until its personal data is erased.
+    personal_data_retention_days: int = 90
     max_days_ahead: int = 366
     # Where AWS is: the Lambda runtime sets the region; an endpoint is set only by the local stack and tests.
     region: str | None = None
@@ -113,6 +115,7 @@ def settings() -> Settings:
         working_days=_working_days(os.environ.get("WORKING_DAYS") or "{}"),
         rotation_shards=int(os.environ.get("ROTATION_SHARDS") or 16),
         retention_days=int(os.environ.get("RETENTION_DAYS") or 400),
+        personal_data_retention_days=int(os.environ.get("PERSONAL_DATA_RETENTION_DAYS") or 90),
         region=_optional("AWS_REGION") or _optional("AWS_DEFAULT_REGION"),
         dynamodb_endpoint=_optional("AWS_ENDPOINT_URL_DYNAMODB") or _optional("AWS_ENDPOINT_URL"),
         code_email_template=_optional("CODE_EMAIL_TEMPLATE"),

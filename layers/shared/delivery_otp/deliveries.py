@@ -8,6 +8,7 @@ it too, so it takes nothing that path does not already need.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -39,6 +40,13 @@ WRITES_PER_TRANSACTION = 100
 
 def epoch(instant: datetime) -> int:
     return int(instant.timestamp())
+
+
+def shard_of(delivery_id: str) -> str:
+    """The rotation's index is split in shards, each rotated by its own worker; a delivery's is fixed by
+    its id."""
+    digest = hashlib.sha256(delivery_id.encode()).digest()
+    return f"{int.from_bytes(digest[:4], 'big') % settings().rotation_shards:02d}"
 
 
 def zone_of(delivery: DeliveryModel) -> ZoneInfo:
@@ -107,6 +115,7 @@ def view(delivery: DeliveryModel, now: datetime) -> dict[str, Any]:
         "issue_number": int(delivery.issue_number or 0),
         "courier_id": delivery.assigned_courier,
         "email_undeliverable": bool(delivery.email_undeliverable),
+        "personal_data_erased": bool(delivery.personal_data_erased),
         "delegates": delegates_view(delivery),
         "wrong_attempts_left": (
             policy.wrong_attempts_left(int(delivery.wrong_attempts), int(delivery.life_wrong_attempts))
@@ -173,9 +182,17 @@ def code_dies(*, delegates: bool = True) -> list[Any]:
     return [*actions, DeliveryModel.delegate_macs.remove()] if delegates else actions
 
 
-def leaves_rotation() -> list[Any]:
-    """The delivery leaves the rotation's index: no night will give it a new day or code."""
-    return [DeliveryModel.due_shard.remove(), DeliveryModel.due_at.remove()]
+def erasure_due(delivery_id: str, now: datetime) -> tuple[str, int]:
+    """(shard, epoch) under which a delivery that ends now waits in the rotation's index for the erasure
+    of its personal data, `PersonalDataRetentionDays` later."""
+    return shard_of(delivery_id), epoch(now + timedelta(days=settings().personal_data_retention_days))
+
+
+def ends(delivery_id: str, now: datetime) -> list[Any]:
+    """The actions of a write that ends a delivery (its status one of `ENDED_STATES`): no night gives it a
+    new day or code any more; the rotation's index keeps it only until its personal data is due for erasure."""
+    shard, erase_at = erasure_due(delivery_id, now)
+    return [DeliveryModel.due_shard.set(shard), DeliveryModel.due_at.set(erase_at)]
 
 
 _MAX_WRITE_ROUNDS = 10

@@ -11,7 +11,7 @@ from typing import Any
 
 from delivery_otp import audit
 from delivery_otp.audit import Actor
-from delivery_otp.deliveries import code_dies, leaves_rotation, load, view
+from delivery_otp.deliveries import code_dies, ends, load, view
 from delivery_otp.errors import Conflict, InvalidInput, unknown_delivery
 from delivery_otp.model import CANCELLED, DELIVERED, LOCKED, ON_HOLD, OPEN_STATES, REQUEUED, SCHEDULED, DeliveryModel
 from delivery_otp.validation import COURIER_ID, is_delivery_id
@@ -19,7 +19,8 @@ from delivery_otp.wiring import adapters
 
 
 def cancel(delivery_id: str) -> dict[str, Any]:
-    """The code dies and the delivery leaves the rotation; cancelling again answers the same."""
+    """The code dies and the delivery leaves the rotation (its personal data waits there for erasure);
+    cancelling again answers the same."""
     if not is_delivery_id(delivery_id):
         raise unknown_delivery(delivery_id)
     now = adapters().clock.now()
@@ -28,7 +29,7 @@ def cancel(delivery_id: str) -> dict[str, Any]:
         [
             DeliveryModel.status.set(CANCELLED),
             *code_dies(),
-            *leaves_rotation(),
+            *ends(delivery_id, now),
             audit.record(audit.event("CANCELLED", now, Actor(audit.STOREFRONT))),
         ],
         DeliveryModel.status.is_in(SCHEDULED, LOCKED, REQUEUED, ON_HOLD),

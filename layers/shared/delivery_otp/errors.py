@@ -53,6 +53,10 @@ class TooManyDelegates(Conflict):
     code = "TOO_MANY_DELEGATES"
 
 
+class DeliveryStillOpen(Conflict):
+    code = "DELIVERY_OPEN"
+
+
 class Gone(DomainError):
     status = 410
     code = "GONE"

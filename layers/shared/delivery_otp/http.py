@@ -70,17 +70,18 @@ def raw_body(app: APIGatewayHttpResolver) -> str:
         raise MalformedRequest("the request body is not UTF-8 text") from exc
 
 
-def idempotent(app: APIGatewayHttpResolver, run: Callable[[], Response]) -> Response:
+def idempotent(app: APIGatewayHttpResolver, run: Callable[[], Response], about: str | None = None) -> Response:
     """Answer a POST once per `Idempotency-Key`: a retry with the same key and body gets the first
     answer again. Without the header the request simply runs; the machinery (boto3 included) is only
-    imported when a caller asks for it, to keep cold starts light."""
+    imported when a caller asks for it, to keep cold starts light. `about`: the delivery whose personal
+    data the stored answer may hold (a delegate's name), so its erasure finds the record."""
     key = app.current_event.headers.get("idempotency-key")
     if key is None:
         return run()
     from delivery_otp import idempotency
 
     idempotency.check_key(key)  # a bad key is refused before the body is read
-    return idempotency.answer_once(app, key, raw_body(app), run)
+    return idempotency.answer_once(app, key, raw_body(app), run, about)
 
 
 def request_json(app: APIGatewayHttpResolver) -> dict[str, Any]:

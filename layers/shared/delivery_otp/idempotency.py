@@ -5,6 +5,10 @@ itself. A verification body holds a code, and an MD5 of it could be brute-forced
 so what Powertools sees is a keyed fingerprint of the body (HMAC with the code key), never the body;
 the stored answers of POST routes never hold a code. The key is scoped to the route, the path and the
 authenticated caller, so one caller's key never replays another's answer.
+
+An answer about a delivery may hold personal data (a delegate's name): before its record is first
+written, the record's key is kept on the delivery's item (`idempotency_records`), so erasing the
+delivery's personal data finds and deletes its stored answers by key, without a scan.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
+from contextvars import ContextVar
 from functools import cache
 from typing import Any
 
@@ -27,6 +32,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from delivery_otp.config import settings
 from delivery_otp.errors import DependencyUnavailable, IdempotencyKeyReused, MalformedRequest, RequestInProgress
@@ -37,11 +43,25 @@ MAX_KEY_LENGTH = 255
 RETENTION_SECONDS = 24 * 3600
 
 
+# The delivery whose answer the request being answered stores (None: an answer with no personal data).
+_answer_about: ContextVar[str | None] = ContextVar("answer_about", default=None)
+
+
+class _KeptRecords(DynamoDBPersistenceLayer):
+    """Powertools' DynamoDB store that first keeps each new record's key on the delivery it answers about."""
+
+    def _put_record(self, data_record: DataRecord) -> None:
+        delivery_id = _answer_about.get()
+        if delivery_id is not None:
+            adapters().deliveries.keep_record(delivery_id, data_record.idempotency_key)
+        super()._put_record(data_record)
+
+
 @cache
 def _persistence() -> DynamoDBPersistenceLayer:
     from delivery_otp.adapters.clients import client
 
-    return DynamoDBPersistenceLayer(
+    return _KeptRecords(
         table_name=settings().table_name, key_attr="pk", expiry_attr="expires_at", boto3_client=client("dynamodb")
     )
 
@@ -68,10 +88,13 @@ def check_key(key: str) -> None:
         raise MalformedRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters")
 
 
-def answer_once(app: APIGatewayHttpResolver, key: str, body: str, run: Callable[[], Response]) -> Response:
+def answer_once(
+    app: APIGatewayHttpResolver, key: str, body: str, run: Callable[[], Response], about: str | None = None
+) -> Response:
     """`run`'s answer, or the answer stored for `key` when this request was answered before; `body` is
-    the request's body as text, which a reused key must match. The key was checked (`check_key`) before
-    the body was read."""
+    the request's body as text, which a reused key must match (the key was checked, `check_key`, before
+    the body was read). `about`: the delivery whose personal data the answer may hold (its record's key
+    is kept on it)."""
     event = app.current_event
     route = event.raw_event.get("routeKey", "")
     fingerprint = hmac.new(
@@ -87,6 +110,7 @@ def answer_once(app: APIGatewayHttpResolver, key: str, body: str, run: Callable[
         response = run()
         return {"status": response.status_code, "headers": dict(response.headers), "body": response.body}
 
+    about_token = _answer_about.set(about)
     try:
         stored = once(data={"request": request, "fingerprint": fingerprint})
     except IdempotencyValidationError as exc:
@@ -95,6 +119,8 @@ def answer_once(app: APIGatewayHttpResolver, key: str, body: str, run: Callable[
         raise RequestInProgress("a request with this Idempotency-Key is still in progress") from exc
     except IdempotencyPersistenceLayerError as exc:
         raise DependencyUnavailable("the idempotency store is unavailable") from exc
+    finally:
+        _answer_about.reset(about_token)
     headers = {k: v for k, v in stored["headers"].items() if k.lower() != "content-type"}
     return Response(
         status_code=int(stored["status"]), content_type="application/json", body=stored["body"], headers=headers

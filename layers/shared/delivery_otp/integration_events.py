@@ -172,7 +172,7 @@ def _delivered(trail: _Trail, entry: Entry, position: int) -> tuple[str, dict[st
         "courier_id": entry["actor"]["courier_id"],
         "device_id": entry["actor"]["device_id"],
         "received_by": entry["outcome"] or RECIPIENT,
-        "receipt": signed(delivery, issued_at, with_name=False)["receipt"],
+        "receipt": signed(delivery, issued_at)["receipt"],
         "detail_code": DELIVERED_DETAIL_CODE,
     }
 

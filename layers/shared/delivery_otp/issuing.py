@@ -9,7 +9,6 @@ own form of write (the attributes of a new or rewritten item, or the actions of 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -18,9 +17,11 @@ from zoneinfo import ZoneInfo
 from delivery_otp import codes
 from delivery_otp.calendar import end_of_day
 from delivery_otp.config import settings
-from delivery_otp.deliveries import epoch, zone_of
+from delivery_otp.deliveries import epoch, shard_of, zone_of
 from delivery_otp.model import DeliveryModel
 from delivery_otp.wiring import adapters
+
+__all__ = ["IssuedCode", "issue_code", "retained_until", "shard_of", "shards"]
 
 
 @dataclass(frozen=True)
@@ -106,13 +107,6 @@ def same_delegates(delivery: DeliveryModel) -> Any:
     if delivery.delegates_version is None:
         return DeliveryModel.delegates_version.does_not_exist()
     return DeliveryModel.delegates_version == int(delivery.delegates_version)
-
-
-def shard_of(delivery_id: str) -> str:
-    """The rotation's index is split in shards, each rotated by its own worker; a delivery's is fixed by
-    its id."""
-    digest = hashlib.sha256(delivery_id.encode()).digest()
-    return f"{int.from_bytes(digest[:4], 'big') % settings().rotation_shards:02d}"
 
 
 def shards() -> list[str]:

@@ -33,6 +33,9 @@ ON_HOLD = "ON_HOLD"
 CANCELLED = "CANCELLED"
 # States in which the parcel still goes out and may be rotated to another day.
 OPEN_STATES = (SCHEDULED, LOCKED, REQUEUED)
+# States in which a delivery has ended: nothing more goes out, and its personal data is erased
+# `PersonalDataRetentionDays` later (or at once on request). A new ending state is added here alone.
+ENDED_STATES = (DELIVERED, CANCELLED, ON_HOLD)
 # `received_by` when the recipient's own code opened the delivery (else a delegate id).
 RECIPIENT = "recipient"
 
@@ -133,7 +136,8 @@ class AuditEventAttribute(Attribute[AuditEvent]):
 
 
 class DueIndex(GlobalSecondaryIndex["DeliveryModel"]):
-    """Sparse and write-sharded: only deliveries the rotation may touch carry `due_shard`.
+    """Sparse and write-sharded: only deliveries the rotation may touch carry `due_shard`: an open one
+    until its day ends (to roll it over), an ended one until its personal data is due for erasure.
 
     Keys only: the rotation reads the items themselves (strongly consistent, 100 a request) and
     writes each back whole, so the index needs nothing else, and no write to a delivery (a wrong code,
@@ -163,8 +167,10 @@ class DeliveryModel(Model):
     timezone = UnicodeAttribute()
     country = UnicodeAttribute()
     subdivision = UnicodeAttribute(null=True)
+    # The recipient's personal data (and each delegate's name and address in `delegates`): removed by
+    # the erasure, which sets `personal_data_erased` (see `erasure`).
     postal_code = UnicodeAttribute(null=True)
-    email = UnicodeAttribute()
+    email = UnicodeAttribute(null=True)
     recipient_name = UnicodeAttribute(null=True)
     locale = UnicodeAttribute()
     amount = UnicodeAttribute()
@@ -208,6 +214,11 @@ class DeliveryModel(Model):
     # code it was (`received_by`: "recipient" or a delegate id) in the same request.
     delegate_macs = MapAttribute(null=True)  # type: ignore[var-annotated]
     received_by = UnicodeAttribute(null=True)
+
+    personal_data_erased = BooleanAttribute(null=True)
+    # The keys of the idempotency records whose stored answers this delivery's requests left (an answer
+    # may name a delegate): the erasure deletes them by key, without a scan.
+    idempotency_records = UnicodeSetAttribute(null=True)
 
     due_shard = UnicodeAttribute(null=True)
     due_at = NumberAttribute(null=True)
@@ -261,8 +272,21 @@ def bind(table_name: str, host: str | None, region: str | None) -> None:
             model._connection = None  # built from the old settings: pynamodb builds it afresh on next use
 
 
-def suppression_key(email: str) -> str:
-    """An address that bounced or complained: one item, keyed by a hash of it (not the address)."""
+def normal_address(email: str) -> str:
+    return email.strip().lower()
+
+
+def suppression_key(key: bytes, email: str) -> str:
+    """An address that bounced or complained: one item, keyed by a keyed MAC of it (not the address,
+    nor a plain hash a dictionary of addresses reverses). `key` is the suppression list's own key."""
+    import hashlib
+    import hmac
+
+    return "S#M#" + hmac.new(key, normal_address(email).encode(), hashlib.sha256).hexdigest()
+
+
+def legacy_suppression_key(email: str) -> str:
+    """How earlier versions keyed an address (a plain SHA-256): still read, never written."""
     import hashlib
 
-    return "S#" + hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    return "S#" + hashlib.sha256(normal_address(email).encode()).hexdigest()

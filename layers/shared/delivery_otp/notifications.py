@@ -13,6 +13,8 @@ The stream carries no code (only the nonce and a keyed MAC), so the sender re-de
   `emailed_issue` is set and the lease removed; a send SES refused releases its lease at once, and a
   lease left by a sender that died runs out, so the retried record sends it again.
 
+Nothing is owed to a delivery whose personal data was erased (see `erasure`): it has no address left.
+
 Wrong-code alerts go to the recipient once per code (`alerted_issue` marks it, after SES took it).
 
 Both kinds run one pipeline (`_send`): read the batch's deliveries in one BatchGetItem and their
@@ -168,12 +170,23 @@ def _template_data(rendered: Any, now: datetime) -> dict[str, str]:
 
 
 def _address(item: DeliveryModel, delegate: str | None) -> str:
-    return item.email if delegate is None else str(delegate_entries(item)[delegate]["email"])
+    return str(item.email) if delegate is None else str(delegate_entries(item)[delegate]["email"])
 
 
 def _mailable(item: DeliveryModel, suppressed: set[str]) -> bool:
-    """Not an address that bounced or complained: it is not mailed again."""
-    return not item.email_undeliverable and item.email.strip().lower() not in suppressed
+    """Not an address that bounced or complained (it is not mailed again), nor one erased."""
+    return (
+        not item.personal_data_erased
+        and item.email is not None
+        and not item.email_undeliverable
+        and item.email.strip().lower() not in suppressed
+    )
+
+
+def _addresses(item: DeliveryModel, delegates: bool) -> list[str]:
+    """The addresses the delivery still holds (none once its personal data is erased)."""
+    entries = delegate_entries(item).values() if delegates else ()
+    return [a for a in (item.email, *(entry.get("email") for entry in entries)) if a]
 
 
 def _planned(kind: _Kind, delivery_ids: list[str], now: datetime) -> tuple[list[Plan], set[str]]:
@@ -328,12 +341,12 @@ class _CodeEmails:
     """The live code to the recipient (the issue's email and each resend) and to each live delegate."""
 
     def addresses(self, item: DeliveryModel) -> list[str]:
-        return [item.email, *(str(entry.get("email", "")) for entry in delegate_entries(item).values())]
+        return _addresses(item, delegates=True)
 
     def owed(self, item: DeliveryModel, suppressed: set[str], now: datetime) -> Plan:
         """Every email the delivery is owed now (none while no code is live: a resend asked for
-        meanwhile goes out with the next live code)."""
-        if not code_is_live(item, now):
+        meanwhile goes out with the next live code), and none once its personal data is erased."""
+        if item.personal_data_erased or not code_is_live(item, now):
             return Plan(item)
         issue = int(item.issue_number)
         recipient: list[Message] = []
@@ -488,7 +501,7 @@ class _WrongCodeAlerts:
     latest: dict[str, int]  # the latest issue asked for, by delivery
 
     def addresses(self, item: DeliveryModel) -> list[str]:
-        return [item.email]
+        return _addresses(item, delegates=False)
 
     def owed(self, item: DeliveryModel, suppressed: set[str], now: datetime) -> Plan:
         issue = self.latest[item.delivery_id]

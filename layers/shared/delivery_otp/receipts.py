@@ -18,7 +18,7 @@ from typing import Any
 
 from delivery_otp.deliveries import load
 from delivery_otp.errors import Conflict
-from delivery_otp.model import DELIVERED, RECIPIENT, delegate_entries, readable
+from delivery_otp.model import DELIVERED, RECIPIENT, readable
 from delivery_otp.wiring import adapters
 
 ISSUER = "delivery-otp"
@@ -53,34 +53,30 @@ def jwks() -> dict[str, list[dict[str, str]]]:
     return {"keys": [public_jwk()]}
 
 
-def _handover(delivery: Any, *, with_name: bool = True) -> dict[str, Any]:
+def _handover(delivery: Any) -> dict[str, Any]:
     """Who handed it over and whose code opened it, from the audit trail's DELIVERED event."""
     event = next((e for e in reversed(delivery.events) if e.type == "DELIVERED"), None)
     actor = event.actor if event is not None else None
     return {
         "courier_id": getattr(actor, "courier_id", None),
         "device_id": getattr(actor, "device_id", None),
-        "received_by": _receiver(delivery, with_name=with_name),
+        "received_by": _receiver(delivery),
     }
 
 
-def _receiver(delivery: Any, *, with_name: bool = True) -> dict[str, Any]:
-    """The recipient, or the delegate whose code opened the parcel (by id and, unless left out, the name
-    they were given)."""
+def _receiver(delivery: Any) -> dict[str, Any]:
+    """The recipient, or the delegate whose code opened the parcel, by role and id only: a receipt holds
+    no name, address or postal code, so it can travel anywhere and stays true after the erasure."""
     who = delivery.received_by
     if not who or who == RECIPIENT:
         return {"kind": "recipient"}
-    if not with_name:
-        return {"kind": "delegate", "delegate_id": who}
-    entry = delegate_entries(delivery).get(who, {})
-    return {"kind": "delegate", "delegate_id": who, "name": readable(entry.get("name"))}
+    return {"kind": "delegate", "delegate_id": who}
 
 
-def signed(delivery: Any, issued_at: int, *, with_name: bool = True) -> dict[str, Any]:
+def signed(delivery: Any, issued_at: int) -> dict[str, Any]:
     """The receipt of a delivered item in hand, issued at `issued_at` (Unix seconds). Ed25519 signs
-    deterministically, so the same delivery and instant always give the same receipt. Without the name
-    (`with_name=False`) a delegate is named by id only: such a receipt can travel where personal data
-    must not (the integration events)."""
+    deterministically, so the same delivery and instant always give the same receipt. It names no person,
+    so it can travel in the integration events and outlive an erasure."""
     key = public_jwk()
     claims = {
         "iss": ISSUER,
@@ -89,7 +85,7 @@ def signed(delivery: Any, issued_at: int, *, with_name: bool = True) -> dict[str
         "order_id": readable(delivery.order_id),
         "delivered_at": delivery.delivered_at,
         "issue_number": int(delivery.delivered_issue) if delivery.delivered_issue is not None else None,
-        **_handover(delivery, with_name=with_name),
+        **_handover(delivery),
     }
     header = {"alg": "Ed25519", "kid": key["kid"], "typ": "delivery-receipt+jwt"}
     signing_input = f"{_b64url(_json(header))}.{_b64url(_json(claims))}"

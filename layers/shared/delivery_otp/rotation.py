@@ -2,7 +2,8 @@
 and a new code (docs/behaviour.md, "The night's rotation").
 
 Each delivery is decided from its own state: the sparse index holds only deliveries that may rotate,
-keyed by when their day ends, so a missed run is caught up by the next and a replayed or backdated run
+keyed by when their day ends (and ended ones, keyed by when their personal data is due for erasure,
+which the same pass erases: see `erasure`), so a missed run is caught up by the next and a replayed or backdated run
 finds nothing it has not already done. In AWS a planner hands each shard of the index to its own worker
 (:func:`rotate_shard`) through a queue; :func:`rotate_all` is the same work in one process.
 """
@@ -13,7 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from delivery_otp import audit, policy
+from delivery_otp import audit, erasure, policy
 from delivery_otp.audit import Actor
 from delivery_otp.calendar import has_ended
 from delivery_otp.deliveries import WRITES_PER_TRANSACTION, day_of, epoch, next_date, zone_of
@@ -62,7 +63,11 @@ def rotate_shard(shard: str, now: datetime) -> dict[str, int]:
         for batch_start in range(0, len(fresh), ROTATION_BATCH):
             batch = fresh[batch_start : batch_start + ROTATION_BATCH]
             found = repository.get_many(batch)
-            writes = [d for d in (found.get(i) for i in batch) if d is not None and roll_over(d, now)]
+            writes = [
+                d
+                for d in (found.get(i) for i in batch)
+                if d is not None and (roll_over(d, now) or erasure.erase_due(d, now))
+            ]
             applied = repository.replace_many(writes) if writes else []
             counts["rotated"] += sum(applied)
             counts["skipped"] += len(batch) - sum(applied)

@@ -24,8 +24,9 @@ from delivery_otp.deliveries import (
     code_dies,
     code_is_live,
     day_of,
+    ends,
     epoch,
-    leaves_rotation,
+    erasure_due,
     load,
     seen_by,
     zone_of,
@@ -69,7 +70,7 @@ _RESULT_ERROR = {
 # live and is this one (the delivery's own code, or a delegate's: `#mac` is the MAC as a map key), the
 # per-code and per-life wrong-code limits are not reached, and the delivery is not assigned to another
 # courier. It kills the code (delegates' MACs stay, for the receipt), records who received the parcel,
-# leaves the rotation and records the audit.
+# leaves the rotation (waiting in its index for the erasure of the personal data) and records the audit.
 _CONSUME_CONDITION = (
     "attribute_exists(pk) AND #status = :scheduled AND code_required = :true AND code_valid_until > :now"
     " AND (code_mac = :mac OR attribute_exists(delegate_macs.#mac))"
@@ -85,8 +86,9 @@ _CONSUME_CONSTANTS = {
 }
 _CONSUME_UPDATE = (
     "SET #status = :delivered, delivered_at = :at, delivered_issue = issue_number,"
-    " received_by = if_not_exists(delegate_macs.#mac, :recipient), events = list_append(events, :events)"
-    " REMOVE code_valid_until, code_mac, code_nonce, due_shard, due_at"
+    " received_by = if_not_exists(delegate_macs.#mac, :recipient), events = list_append(events, :events),"
+    " due_shard = :erase_shard, due_at = :erase_at"
+    " REMOVE code_valid_until, code_mac, code_nonce"
 )
 _CONSUME_UNASSIGNED = PreparedUpdate(
     _CONSUME_CONDITION + " AND attribute_not_exists(assigned_courier)",
@@ -167,8 +169,11 @@ def verify(delivery_id: str, body: dict[str, Any], actor: Actor) -> Answer:
     now = adapters().clock.now()
     mac = codes.code_mac(adapters().keys.key(), delivery_id, code)
     at = now.isoformat()
+    erase_shard, erase_at = erasure_due(delivery_id, now)
     values: dict[str, Any] = {
         ":now": epoch(now),
+        ":erase_shard": erase_shard,
+        ":erase_at": erase_at,
         ":mac": mac,
         ":at": at,
         ":events": [
@@ -253,7 +258,7 @@ def _record_wrong_code(
         DeliveryModel.wrong_alert_issue.set(issue),
     ]
     if life >= policy.WRONG_CODES_PER_LIFE:
-        actions += [DeliveryModel.status.set(ON_HOLD), *code_dies(), *leaves_rotation()]
+        actions += [DeliveryModel.status.set(ON_HOLD), *code_dies(), *ends(delivery.delivery_id, now)]
         events.append(audit.event("ON_HOLD", now, Actor(audit.SYSTEM), issue_number=issue))
     elif wrong >= policy.WRONG_CODES_PER_CODE:
         actions += [DeliveryModel.status.set(LOCKED), *code_dies()]
@@ -281,8 +286,8 @@ def _record_wrong_code(
             blocks = until is not None
             if until is not None:
                 # The trail says until when: the block's integration event tells the storefront.
-                ends = datetime.fromtimestamp(until, UTC).isoformat()
-                events.append(audit.event("COURIER_BLOCKED", now, actor, issue_number=issue, outcome=ends))
+                blocked_until = datetime.fromtimestamp(until, UTC).isoformat()
+                events.append(audit.event("COURIER_BLOCKED", now, actor, issue_number=issue, outcome=blocked_until))
             guard = CourierGuard(
                 actor.courier_id,
                 CourierBudgetModel.wrong_log == old_log,

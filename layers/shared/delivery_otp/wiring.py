@@ -78,7 +78,7 @@ class Adapters:
         def build() -> SuppressionList:
             from delivery_otp.adapters.suppression import SuppressionList
 
-            return SuppressionList(self.table)
+            return SuppressionList(self.table, self.keys)
 
         return self._get("suppression", build)
 

@@ -224,6 +224,19 @@ class DeliveryRepository:
             raise DependencyUnavailable("the delivery store kept refusing a batch of writes")
         return applied
 
+    def keep_record(self, delivery_id: str, key: str) -> None:
+        """Keep the key of an idempotency record on the delivery it answers about (nothing when the
+        delivery is unknown: such an answer names nobody)."""
+        self.update(
+            delivery_id, [DeliveryModel.idempotency_records.add({key})], DeliveryModel.pk.exists(), want_new=False
+        )
+
+    def delete_records(self, keys: Sequence[str]) -> None:
+        """Delete other items of the table by key (idempotency records a delivery's requests left);
+        deleting one that is gone already changes nothing."""
+        for key in keys:
+            self.table.call("delete_item", {"TableName": self.table.name, "Key": {"pk": {"S": key}}})
+
     def _due_query(self, shard: str, until_epoch: int | None = None, after_epoch: int | None = None) -> dict[str, Any]:
         """A Query of the deliveries of a shard whose day ended by `until_epoch`, or ends after
         `after_epoch` (the sparse, keys-only index, earliest first)."""
