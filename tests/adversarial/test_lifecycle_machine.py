@@ -88,6 +88,9 @@ EVENT_OF_ENTRY = {
     "DELEGATE_ADDED": "delivery.delegate_added",
     "DELEGATE_REVOKED": "delivery.delegate_revoked",
     "COURIER_BLOCKED": "courier.blocked",
+    "RELEASED": "delivery.released",
+    "RETURNED": "delivery.returned",
+    "PERSONAL_DATA_ERASED": "delivery.personal_data_erased",
 }
 
 
