@@ -49,6 +49,10 @@ class Settings:
     rotation_shards: int = 16
     retention_days: int = 400
     max_days_ahead: int = 366
+    # A parcel goes back to its sender after this many failed attempts, or once this many working days
+    # from its first delivery date have ended without a handover.
+    max_failed_attempts: int = 3
+    max_open_working_days: int = 10
     # Where AWS is: the Lambda runtime sets the region; an endpoint is set only by the local stack and tests.
     region: str | None = None
     dynamodb_endpoint: str | None = None
@@ -112,6 +116,8 @@ def settings() -> Settings:
         working_days=_working_days(os.environ.get("WORKING_DAYS") or "{}"),
         rotation_shards=int(os.environ.get("ROTATION_SHARDS") or 16),
         retention_days=int(os.environ.get("RETENTION_DAYS") or 400),
+        max_failed_attempts=int(os.environ.get("MAX_FAILED_ATTEMPTS") or 3),
+        max_open_working_days=int(os.environ.get("MAX_OPEN_WORKING_DAYS") or 10),
         region=_optional("AWS_REGION") or _optional("AWS_DEFAULT_REGION"),
         dynamodb_endpoint=_optional("AWS_ENDPOINT_URL_DYNAMODB") or _optional("AWS_ENDPOINT_URL"),
         code_email_template=_optional("CODE_EMAIL_TEMPLATE"),

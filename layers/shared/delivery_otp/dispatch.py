@@ -7,6 +7,7 @@ any other the delivery does not exist (see :func:`delivery_otp.deliveries.seen_b
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from delivery_otp import audit
@@ -18,7 +19,7 @@ from delivery_otp.validation import COURIER_ID, is_delivery_id
 from delivery_otp.wiring import adapters
 
 
-def cancel(delivery_id: str) -> dict[str, Any]:
+def cancel(delivery_id: str, by: Actor = audit.UNSIGNED_STOREFRONT) -> dict[str, Any]:
     """The code dies and the delivery leaves the rotation; cancelling again answers the same."""
     if not is_delivery_id(delivery_id):
         raise unknown_delivery(delivery_id)
@@ -29,7 +30,7 @@ def cancel(delivery_id: str) -> dict[str, Any]:
             DeliveryModel.status.set(CANCELLED),
             *code_dies(),
             *leaves_rotation(),
-            audit.record(audit.event("CANCELLED", now, Actor(audit.STOREFRONT))),
+            audit.record(audit.event("CANCELLED", now, by)),
         ],
         DeliveryModel.status.is_in(SCHEDULED, LOCKED, REQUEUED, ON_HOLD),
     )
@@ -40,7 +41,7 @@ def cancel(delivery_id: str) -> dict[str, Any]:
     return view(result.item, now)
 
 
-def assign_courier(delivery_id: str, body: dict[str, Any]) -> dict[str, Any]:
+def assign_courier(delivery_id: str, body: dict[str, Any], by: Actor = audit.UNSIGNED_STOREFRONT) -> dict[str, Any]:
     """Once assigned, only this courier may verify or report attempts; to others it does not exist."""
     courier_id = body.get("courier_id")
     if not isinstance(courier_id, str) or COURIER_ID.fullmatch(courier_id) is None:
@@ -53,7 +54,7 @@ def assign_courier(delivery_id: str, body: dict[str, Any]) -> dict[str, Any]:
         delivery_id,
         [
             DeliveryModel.assigned_courier.set(courier_id),
-            audit.record(audit.event("ASSIGNED", now, Actor(audit.STOREFRONT, courier_id=courier_id))),
+            audit.record(audit.event("ASSIGNED", now, replace(by, courier_id=courier_id))),
         ],
         DeliveryModel.status.is_in(*OPEN_STATES),
     )

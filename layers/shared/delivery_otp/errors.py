@@ -53,6 +53,16 @@ class TooManyDelegates(Conflict):
     code = "TOO_MANY_DELEGATES"
 
 
+class ReleaseLimit(Conflict):
+    code = "RELEASE_LIMIT"
+
+
+class StaleAttempt(Conflict):
+    """A failed attempt reported against a code that is no longer the delivery's current one."""
+
+    code = "STALE_ATTEMPT"
+
+
 class Gone(DomainError):
     status = 410
     code = "GONE"
