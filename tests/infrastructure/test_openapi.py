@@ -260,7 +260,15 @@ def test_delivery_body_is_the_spec_body(doc):
     # The contract's fields, all always present; fields added later are documented and optional.
     assert set(delivery["required"]) == fields and fields <= set(props)
     assert set(props) - fields == {"courier_id", "email_undeliverable", "delegates"}
-    assert props["status"]["enum"] == ["SCHEDULED", "DELIVERED", "REQUEUED", "LOCKED", "ON_HOLD", "CANCELLED", "RETURNED"]
+    assert props["status"]["enum"] == [
+        "SCHEDULED",
+        "DELIVERED",
+        "REQUEUED",
+        "LOCKED",
+        "ON_HOLD",
+        "CANCELLED",
+        "RETURNED",
+    ]
     assert props["code_valid_until"]["type"] == ["string", "null"]
     assert props["code_valid_until"]["format"] == "date-time"
     assert props["wrong_attempts_left"]["type"] == ["integer", "null"]
