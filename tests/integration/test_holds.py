@@ -216,6 +216,7 @@ def test_the_storefront_returns_a_parcel_and_nothing_more_happens_to_it(clock, s
     with pytest.raises(Gone):
         controls.resend_code(delivery_id)
     for refused in (
+        lambda: dispatch.cancel(delivery_id),
         lambda: controls.reschedule(delivery_id, {"delivery_date": "2026-11-25"}),
         lambda: holds.release(delivery_id, {"delivery_date": "2026-11-25"}),
     ):

@@ -14,13 +14,24 @@ from delivery_otp import audit
 from delivery_otp.audit import Actor
 from delivery_otp.deliveries import code_dies, leaves_rotation, load, view
 from delivery_otp.errors import Conflict, InvalidInput, unknown_delivery
-from delivery_otp.model import CANCELLED, DELIVERED, LOCKED, ON_HOLD, OPEN_STATES, REQUEUED, SCHEDULED, DeliveryModel
+from delivery_otp.model import (
+    CANCELLED,
+    DELIVERED,
+    LOCKED,
+    ON_HOLD,
+    OPEN_STATES,
+    REQUEUED,
+    RETURNED,
+    SCHEDULED,
+    DeliveryModel,
+)
 from delivery_otp.validation import COURIER_ID, is_delivery_id
 from delivery_otp.wiring import adapters
 
 
 def cancel(delivery_id: str, by: Actor = audit.UNSIGNED_STOREFRONT) -> dict[str, Any]:
-    """The code dies and the delivery leaves the rotation; cancelling again answers the same."""
+    """The code dies and the delivery leaves the rotation; cancelling again answers the same. A delivered or
+    returned delivery cannot be cancelled."""
     if not is_delivery_id(delivery_id):
         raise unknown_delivery(delivery_id)
     now = adapters().clock.now()
@@ -38,6 +49,8 @@ def cancel(delivery_id: str, by: Actor = audit.UNSIGNED_STOREFRONT) -> dict[str,
         raise unknown_delivery(delivery_id)
     if not result.applied and result.item.status == DELIVERED:
         raise Conflict(f"delivery {delivery_id!r} has already been delivered")
+    if not result.applied and result.item.status == RETURNED:
+        raise Conflict(f"delivery {delivery_id!r} has been returned to its sender")
     return view(result.item, now)
 
 
