@@ -261,6 +261,27 @@ class Lifecycle(RuleBasedStateMachine):
         else:
             assert after.status == SCHEDULED
 
+    @rule(
+        delivery_id=deliveries,
+        courier=st.sampled_from(COURIERS),
+        release=st.sampled_from([None, 0, 1, 2]),
+        rounds=st.integers(1, 3),
+    )
+    def a_guesser_tries_until_locked(
+        self, delivery_id: str, courier: str | None, release: int | None, rounds: int
+    ) -> None:
+        """Wrong codes one after another until the delivery locks or is held; then, maybe, the shop checks
+        the customer and releases it (`release`: for a day that many days ahead), and again (`rounds`)."""
+        for _ in range(rounds):
+            for _ in range(PER_CODE):
+                item = self.item(delivery_id)
+                if item.status != SCHEDULED or self.day_ended(item) or self.courier_blocked(courier):
+                    break
+                self.wrong_code(delivery_id, courier, stale=False)
+            if release is None:
+                return
+            self.storefront_releases(delivery_id, release)
+
     @rule(delivery_id=deliveries)
     def malformed_code(self, delivery_id: str) -> None:
         before = self.item(delivery_id).serialize()
@@ -272,6 +293,7 @@ class Lifecycle(RuleBasedStateMachine):
     def failed_attempt(self, delivery_id: str, courier: str | None, stale: bool) -> None:
         item = self.item(delivery_id)
         actor = Actor(COURIER, courier_id=self.courier_id(courier), device_id="d-1")
+        stale = stale and int(item.issue_number) > 0  # a delivery without a code has no earlier issue
         report = {"outcome": "RECIPIENT_UNAVAILABLE", "issue_number": int(item.issue_number) - stale}
         try:
             answer = attempts.report_attempt(delivery_id, report, actor)
@@ -419,6 +441,14 @@ class Lifecycle(RuleBasedStateMachine):
 
     @rule(hours=st.integers(1, 60))
     def night_passes(self, hours: int) -> None:
+        self.time_passes(hours)
+
+    @rule(days=st.integers(3, 14))
+    def days_pass(self, days: int) -> None:
+        """Long enough for a parcel to use up its working days (and be returned to its sender)."""
+        self.time_passes(24 * days)
+
+    def time_passes(self, hours: int) -> None:
         before = {d: self.item(d) for d in self.ids}
         self.clock.freeze(self.clock.now() + timedelta(hours=hours))
         rotation.rotate_all()
