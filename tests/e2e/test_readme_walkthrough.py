@@ -52,4 +52,6 @@ def test_the_readme_walkthrough_delivers_the_parcel(secure_stack_url):
     assert '{"marked":1,"ignored":0}' in out.replace(" ", "")
     assert '{"email_undeliverable":true,"delegates":[{"delegate_id":"dlg-1"' in out
     assert '"crv":"Ed25519"' in out
+    assert '"SCHEDULED"\n"RETURNED"\n' in out  # the second order, sent back to its sender
+    assert '["RETURNED","arn:aws:iam::123456789012:user/local-storefront"]' in out
     assert "Forbidden" not in out and "Unauthorized" not in out
