@@ -167,7 +167,7 @@ def test_only_a_held_or_locked_delivery_is_released(clock):
 
 
 def test_a_release_renews_the_live_delegates_codes_and_everyone_is_emailed(clock, sent_mail):
-    delivery_id = registered()
+    delivery_id = registered(recipient={"email": f"{uuid.uuid4().hex[:8]}@example.com", "locale": "it"})
     named = delegates.add_delegate(delivery_id, {"name": "Luca", "email": f"{uuid.uuid4().hex[:8]}@example.com"})
     recipient = adapters().deliveries.get(delivery_id).email
     delegate_address = adapters().deliveries.get(delivery_id).delegates.as_dict()["dlg-1"]["email"]
