@@ -5,7 +5,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from delivery_otp import registration
-from delivery_otp.http import idempotent, json_response, make_app, request_json
+from delivery_otp.http import idempotent, json_response, make_app, request_json, storefront_actor
 from delivery_otp.observability import logger
 
 app = make_app()
@@ -17,7 +17,7 @@ def register() -> Any:
 
 
 def _register() -> Any:
-    answer = registration.register(request_json(app))
+    answer = registration.register(request_json(app), storefront_actor(app))
     logger.info("delivery registered", extra={"delivery_id": answer.body["delivery_id"], "status": answer.status})
     return json_response(answer.status, answer.body)
 

@@ -1,12 +1,12 @@
 """The storefront's reads and its changes: state, code for the tracking page, audit trail, cancel,
-assignment, the customer's controls (resend, rotate, reschedule, delegates), erasing personal data, and
-signed handover receipts."""
+assignment, the customer's controls (resend, rotate, reschedule, delegates), releasing a held parcel or
+returning it to its sender, erasing personal data, and signed handover receipts."""
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from delivery_otp import controls, delegates, dispatch, reads
-from delivery_otp.http import idempotent, json_response, make_app, request_json
+from delivery_otp import controls, delegates, dispatch, holds, reads
+from delivery_otp.http import idempotent, json_response, make_app, request_json, storefront_actor
 from delivery_otp.observability import logger
 
 app = make_app()
@@ -29,31 +29,35 @@ def cancel(id: str) -> Any:
 
 
 def _cancel(delivery_id: str) -> Any:
-    body = dispatch.cancel(delivery_id)
+    body = dispatch.cancel(delivery_id, storefront_actor(app))
     logger.info("delivery cancelled", extra={"delivery_id": delivery_id})
     return json_response(200, body)
 
 
 @app.put("/deliveries/<id>/courier")
 def assign_courier(id: str) -> Any:
-    body = dispatch.assign_courier(id, request_json(app))
+    body = dispatch.assign_courier(id, request_json(app), storefront_actor(app))
     logger.info("delivery assigned", extra={"delivery_id": id})
     return json_response(200, body)
 
 
 @app.post("/deliveries/<id>/code/resend")
 def resend(id: str) -> Any:
-    return idempotent(app, lambda: _changed("code resent", id, controls.resend_code(id)), about=id)
+    return idempotent(
+        app, lambda: _changed("code resent", id, controls.resend_code(id, storefront_actor(app))), about=id
+    )
 
 
 @app.post("/deliveries/<id>/code/rotate")
 def rotate(id: str) -> Any:
-    return idempotent(app, lambda: _changed("code rotated", id, controls.replace_code(id)), about=id)
+    return idempotent(
+        app, lambda: _changed("code rotated", id, controls.replace_code(id, storefront_actor(app))), about=id
+    )
 
 
 @app.put("/deliveries/<id>/schedule")
 def reschedule(id: str) -> Any:
-    return _changed("delivery rescheduled", id, controls.reschedule(id, request_json(app)))
+    return _changed("delivery rescheduled", id, controls.reschedule(id, request_json(app), storefront_actor(app)))
 
 
 @app.post("/deliveries/<id>/delegates")
@@ -62,16 +66,28 @@ def add_delegate(id: str) -> Any:
 
 
 def _delegate_added(delivery_id: str) -> Any:
-    answer = delegates.add_delegate(delivery_id, request_json(app))
+    answer = delegates.add_delegate(delivery_id, request_json(app), storefront_actor(app))
     logger.info("delegate added", extra={"delivery_id": delivery_id, "delegate_id": answer.body["delegate_id"]})
     return json_response(answer.status, answer.body)
 
 
 @app.delete("/deliveries/<id>/delegates/<delegate_id>")
 def revoke_delegate(id: str, delegate_id: str) -> Any:
-    body = delegates.revoke_delegate(id, delegate_id)
+    body = delegates.revoke_delegate(id, delegate_id, storefront_actor(app))
     logger.info("delegate revoked", extra={"delivery_id": id, "delegate_id": delegate_id})
     return json_response(200, body)
+
+
+@app.post("/deliveries/<id>/release")
+def release(id: str) -> Any:
+    return idempotent(
+        app, lambda: _changed("delivery released", id, holds.release(id, request_json(app), storefront_actor(app)))
+    )
+
+
+@app.post("/deliveries/<id>/return")
+def return_to_sender(id: str) -> Any:
+    return idempotent(app, lambda: _changed("delivery returned", id, holds.return_to_sender(id, storefront_actor(app))))
 
 
 def _changed(what: str, delivery_id: str, body: dict[str, Any]) -> Any:

@@ -2,19 +2,23 @@
 (docs/behaviour.md: codes, budgets, the order of judgement, rotation).
 
 Registrations in several zones, code views, right, wrong and stale codes from couriers and from
-devices without one, failed attempts, cancels, the clock moving forward (then the nightly rotation)
-or back (then a backdated rotation that must do nothing), personal data erased on request or once its
-retention has passed, and the email sender run over every delivery (nothing is mailed after erasure).
-Each step's answer is predicted from the
-delivery's state before it, by the rules as docs/behaviour.md words them, and every item must satisfy the
-invariants after every step. After every step the table's stream is also run through the event
-publisher (twice, as a redelivered batch would be): each integration event comes from one audit entry,
-every entry of a kind a storefront acts on yields its event, sequences grow strictly per delivery, and
+devices without one, failed attempts (some reported against an earlier code), cancels, releases of held
+or locked parcels (at most twice, fresh budgets each time, never more than 30 wrong codes in a life),
+returns to the sender (by the storefront, or by the rotation after 3 failed attempts or 10 working days;
+nothing is mailed after), the clock moving forward (then the nightly rotation) or back (then a
+backdated rotation that must do nothing), personal data erased on request or once its retention has
+passed, and the email sender run over every delivery (nothing is mailed after erasure). Each step's
+answer is predicted from the delivery's state before it, by the rules as docs/behaviour.md words them,
+and every item must satisfy the invariants after every step. After every step the table's stream is also
+run through the event publisher (twice, as a redelivered batch would be): each integration event comes
+from one audit entry, every entry of a kind a storefront acts on yields its event, sequences grow
+strictly per delivery, and
 ids are unique and the same on a replay.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -28,6 +32,7 @@ from delivery_otp import (
     delegates,
     dispatch,
     erasure,
+    holds,
     notifications,
     reads,
     registration,
@@ -47,15 +52,18 @@ from delivery_otp.model import (
     LOCKED,
     ON_HOLD,
     REQUEUED,
+    RETURNED,
     SCHEDULED,
     DeliveryModel,
     delegate_entries,
 )
+from delivery_otp.notifications import send_code_emails
 from delivery_otp.wiring import adapters
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, precondition, rule
 
+from local import mailbox
 from tests.support import factories
 from tests.support.aws import StreamTail
 from tests.support.lambdas import invoke
@@ -70,6 +78,20 @@ PLACES = {
 }
 COURIERS = [None, "c-amber", "c-blue"]
 PER_CODE, PER_LIFE, PER_COURIER, WINDOW = 5, 10, 20, timedelta(hours=24)
+RELEASES, MOST_WRONG_IN_A_LIFE = 2, 30
+FAILED_ATTEMPTS, OPEN_WORKING_DAYS = 3, 10  # the template's defaults
+CLOSED = (DELIVERED, CANCELLED, ON_HOLD, RETURNED)  # no attempt can be reported, no day picked
+
+
+def life_limit(item: DeliveryModel) -> int:
+    """10, and 10 more for each release from hold."""
+    return PER_LIFE * (1 + int(item.releases or 0))
+
+
+def working_day(item: DeliveryModel, day: date) -> bool:
+    return day.weekday() != 6 and day not in holidays.country_holidays(
+        item.country, subdiv=item.subdivision.split("-")[1]
+    )
 
 
 # Which event each kind of audit entry yields (a VERIFICATION only when it was a wrong code); any other
@@ -150,6 +172,8 @@ class Lifecycle(RuleBasedStateMachine):
         wiring.override(event_bus=self.bus)
         self.published: dict[str, list[dict]] = {}  # each delivery's events, in the order published
         self.ids_seen: set[str] = set()
+        self.failed: dict[str, int] = {}  # failed attempts that requeued each delivery
+        self.open_since: dict[str, date] = {}  # the first day of each delivery's count of working days
 
     def courier_id(self, courier: str | None) -> str | None:
         return f"{courier}-{self.run}" if courier else None
@@ -179,7 +203,7 @@ class Lifecycle(RuleBasedStateMachine):
             return 429
         if item.status == DELIVERED:
             return 409
-        if item.status in (CANCELLED, ON_HOLD, REQUEUED) or not item.code_required or self.day_ended(item):
+        if item.status in (CANCELLED, ON_HOLD, REQUEUED, RETURNED) or not item.code_required or self.day_ended(item):
             return 410
         if item.status == LOCKED:
             return 423
@@ -202,6 +226,25 @@ class Lifecycle(RuleBasedStateMachine):
             key, item.delivery_id, int(item.issue_number), item.code_nonce, int(item.delegate_count)
         )
 
+    def out_of_chances(self, item: DeliveryModel) -> bool:
+        """Its failed attempts are used up, or its 10th working day from `open_since` has ended."""
+        if self.failed.get(item.delivery_id, 0) >= FAILED_ATTEMPTS:
+            return True
+        day, seen = self.open_since[item.delivery_id], 0
+        while True:
+            seen += working_day(item, day)
+            if seen == OPEN_WORKING_DAYS:
+                return has_ended(day, self.zone(item), self.clock.now())
+            day += timedelta(days=1)
+
+    def nothing_mailed(self, delivery_id: str) -> None:
+        """Whatever the email consumer would send for the delivery now, it sends nothing."""
+        item = self.item(delivery_id)
+        endpoint = os.environ["AWS_ENDPOINT_URL"]
+        before = len(mailbox.read(endpoint, item.email))
+        assert send_code_emails([(delivery_id, int(item.issue_number), int(item.resend_seq or 0))]) == []
+        assert len(mailbox.read(endpoint, item.email)) == before, f"a {item.status} delivery was mailed"
+
     def snapshot(self) -> dict[str, dict]:
         return {d: self.item(d).serialize() for d in self.ids}
 
@@ -215,7 +258,11 @@ class Lifecycle(RuleBasedStateMachine):
     )
     def register(self, zone: str, days_ahead: int, require_code: bool | None) -> str:
         local_day = self.clock.now().astimezone(ZoneInfo(zone)).date() + timedelta(days=days_ahead)
-        overrides = {"destination": PLACES[zone], "delivery_date": local_day.isoformat()}
+        overrides = {
+            "destination": PLACES[zone],
+            "delivery_date": local_day.isoformat(),
+            "recipient": {"email": f"{uuid.uuid4().hex[:12]}@example.com", "locale": "en"},
+        }
         if require_code is not None:
             overrides["require_code"] = require_code
         body = factories.registration(**overrides)
@@ -225,6 +272,7 @@ class Lifecycle(RuleBasedStateMachine):
         assert answer.body["code_required"] is expects_code
         assert (answer.body["code_valid_until"] is not None) is expects_code
         self.ids.append(body["delivery_id"])
+        self.open_since[body["delivery_id"]] = local_day
         self.view_code(body["delivery_id"])
         return body["delivery_id"]
 
@@ -281,17 +329,39 @@ class Lifecycle(RuleBasedStateMachine):
         if status != 403:
             return
         wrong, life = int(item.wrong_attempts) + 1, int(item.life_wrong_attempts) + 1
-        assert body["wrong_attempts_left"] == min(PER_CODE - wrong, PER_LIFE - life)
+        limit = life_limit(item)
+        assert body["wrong_attempts_left"] == min(PER_CODE - wrong, limit - life)
         if courier:
             self.wrong_by_courier.setdefault(courier, []).append(self.clock.now())
         after = self.item(delivery_id)
         assert (int(after.wrong_attempts), int(after.life_wrong_attempts)) == (wrong, life)
-        if life >= PER_LIFE:
+        if life >= limit:
             assert after.status == ON_HOLD
         elif wrong >= PER_CODE:
             assert after.status == LOCKED
         else:
             assert after.status == SCHEDULED
+
+    @rule(
+        delivery_id=deliveries,
+        courier=st.sampled_from(COURIERS),
+        release=st.sampled_from([None, 0, 1, 2]),
+        rounds=st.integers(1, 3),
+    )
+    def a_guesser_tries_until_locked(
+        self, delivery_id: str, courier: str | None, release: int | None, rounds: int
+    ) -> None:
+        """Wrong codes one after another until the delivery locks or is held; then, maybe, the shop checks
+        the customer and releases it (`release`: for a day that many days ahead), and again (`rounds`)."""
+        for _ in range(rounds):
+            for _ in range(PER_CODE):
+                item = self.item(delivery_id)
+                if item.status != SCHEDULED or self.day_ended(item) or self.courier_blocked(courier):
+                    break
+                self.wrong_code(delivery_id, courier, stale=False)
+            if release is None:
+                return
+            self.storefront_releases(delivery_id, release)
 
     @rule(delivery_id=deliveries)
     def malformed_code(self, delivery_id: str) -> None:
@@ -300,17 +370,26 @@ class Lifecycle(RuleBasedStateMachine):
         assert status in (400, 422)
         assert self.item(delivery_id).serialize() == before
 
-    @rule(delivery_id=deliveries, courier=st.sampled_from(COURIERS))
-    def failed_attempt(self, delivery_id: str, courier: str | None) -> None:
+    @rule(delivery_id=deliveries, courier=st.sampled_from(COURIERS), stale=st.booleans())
+    def failed_attempt(self, delivery_id: str, courier: str | None, stale: bool) -> None:
         item = self.item(delivery_id)
         actor = Actor(COURIER, courier_id=self.courier_id(courier), device_id="d-1")
+        stale = stale and int(item.issue_number) > 0  # a delivery without a code has no earlier issue
+        report = {"outcome": "RECIPIENT_UNAVAILABLE", "issue_number": int(item.issue_number) - stale}
         try:
-            answer = attempts.report_attempt(delivery_id, {"outcome": "RECIPIENT_UNAVAILABLE"}, actor)
-        except Conflict:
-            assert item.status in (DELIVERED, CANCELLED, ON_HOLD)
+            answer = attempts.report_attempt(delivery_id, report, actor)
+        except Conflict as refusal:
+            if stale:  # made offline against a code replaced since: it changes nothing
+                assert refusal.code == "STALE_ATTEMPT"
+                assert self.item(delivery_id).serialize() == item.serialize()
+            else:
+                assert item.status in CLOSED and refusal.code == "CONFLICT"
             return
-        assert item.status in (SCHEDULED, LOCKED, REQUEUED)
+        assert item.status in (SCHEDULED, LOCKED, REQUEUED) and not stale
+        if item.status != REQUEUED:
+            self.failed[delivery_id] = self.failed.get(delivery_id, 0) + 1
         after = self.item(delivery_id)
+        assert int(after.failed_attempts or 0) == self.failed.get(delivery_id, 0)
         assert answer["status"] == REQUEUED and after.status == REQUEUED and after.code_valid_until is None
         assert after.delivery_date == item.delivery_date  # moved only by the rotation
         assert date.fromisoformat(answer["next_delivery_date"]) > date.fromisoformat(item.delivery_date)
@@ -321,9 +400,9 @@ class Lifecycle(RuleBasedStateMachine):
         try:
             dispatch.cancel(delivery_id)
         except Conflict:
-            assert item.status == DELIVERED
+            assert item.status in (DELIVERED, RETURNED)
             return
-        assert item.status != DELIVERED and self.item(delivery_id).status == CANCELLED
+        assert item.status not in (DELIVERED, RETURNED) and self.item(delivery_id).status == CANCELLED
 
     @rule(delivery_id=deliveries)
     def customer_replaces_the_code(self, delivery_id: str) -> None:
@@ -349,7 +428,7 @@ class Lifecycle(RuleBasedStateMachine):
         try:
             controls.reschedule(delivery_id, {"delivery_date": day.isoformat()})
         except Conflict:
-            assert item.status in (DELIVERED, CANCELLED, ON_HOLD)
+            assert item.status in CLOSED
             return
         except DomainError as refusal:  # the day's lock is not lifted by moving to the same day
             assert refusal.status == 423 and item.status == LOCKED and item.delivery_date == day.isoformat()
@@ -357,9 +436,50 @@ class Lifecycle(RuleBasedStateMachine):
         assert item.status in (SCHEDULED, LOCKED, REQUEUED)
         after = self.item(delivery_id)
         assert after.delivery_date == day.isoformat() and after.status == SCHEDULED
+        if after.issue_number != item.issue_number:  # a new day picked: the count of working days starts again
+            self.open_since[delivery_id] = day
         if item.code_required:
             assert after.code_valid_until is not None and not self.day_ended(after)
         self.view_code(delivery_id)
+
+    @rule(delivery_id=deliveries, days_ahead=st.integers(0, 2))
+    def storefront_releases(self, delivery_id: str, days_ahead: int) -> None:
+        item = self.item(delivery_id)
+        day = self.clock.now().astimezone(self.zone(item)).date() + timedelta(days=days_ahead)
+        releases = int(item.releases or 0)
+        try:
+            holds.release(delivery_id, {"delivery_date": day.isoformat()})
+        except DomainError as refusal:
+            if not working_day(item, day):
+                assert refusal.status == 422
+            elif item.status not in (ON_HOLD, LOCKED) or not item.code_required:
+                assert (refusal.status, refusal.code) == (409, "CONFLICT")
+            else:
+                assert (refusal.status, refusal.code) == (409, "RELEASE_LIMIT") and releases >= RELEASES
+            assert self.item(delivery_id).serialize() == item.serialize()
+            return
+        assert item.status in (ON_HOLD, LOCKED) and releases < RELEASES and working_day(item, day)
+        after = self.item(delivery_id)
+        # Fresh budgets: five for the new code, ten more for the life; a new code for that day, live.
+        assert after.status == SCHEDULED and after.delivery_date == day.isoformat()
+        assert int(after.issue_number) == int(item.issue_number) + 1 and int(after.wrong_attempts) == 0
+        assert int(after.releases) == releases + 1 and int(after.life_limit) == life_limit(after)
+        assert int(after.life_wrong_attempts) == int(item.life_wrong_attempts) < life_limit(after)
+        self.open_since[delivery_id] = day
+        self.view_code(delivery_id)
+
+    @rule(delivery_id=deliveries)
+    def storefront_returns(self, delivery_id: str) -> None:
+        item = self.item(delivery_id)
+        try:
+            holds.return_to_sender(delivery_id)
+        except Conflict:
+            assert item.status in (DELIVERED, CANCELLED)
+            return
+        assert item.status not in (DELIVERED, CANCELLED)
+        after = self.item(delivery_id)
+        assert after.status == RETURNED and int(after.issue_number) == int(item.issue_number)
+        self.nothing_mailed(delivery_id)
 
     @rule(delivery_id=deliveries)
     def customer_names_a_delegate(self, delivery_id: str) -> None:
@@ -402,6 +522,14 @@ class Lifecycle(RuleBasedStateMachine):
 
     @rule(hours=st.integers(1, 60))
     def night_passes(self, hours: int) -> None:
+        self.time_passes(hours)
+
+    @rule(days=st.integers(3, 14))
+    def days_pass(self, days: int) -> None:
+        """Long enough for a parcel to use up its working days (and be returned to its sender)."""
+        self.time_passes(24 * days)
+
+    def time_passes(self, hours: int) -> None:
         before = {d: self.item(d) for d in self.ids}
         self.clock.freeze(self.clock.now() + timedelta(hours=hours))
         rotation.rotate_all()
@@ -410,6 +538,12 @@ class Lifecycle(RuleBasedStateMachine):
             due = old.code_required and old.status in (SCHEDULED, LOCKED, REQUEUED) and self.day_ended(old)
             if not due:
                 assert int(new.issue_number) == int(old.issue_number), f"{old.status} rotated"
+                continue
+            assert int(new.issue_number) <= int(old.issue_number) + 1
+            if self.out_of_chances(old):  # no delivery rotates past its limits: it goes back to its sender
+                assert new.status == RETURNED and int(new.issue_number) == int(old.issue_number), old.status
+                assert [e.type for e in new.events][-1] == "RETURNED"
+                self.nothing_mailed(delivery_id)
                 continue
             new_day = date.fromisoformat(new.delivery_date)
             assert new.status == SCHEDULED and int(new.issue_number) == int(old.issue_number) + 1
@@ -487,8 +621,10 @@ class Lifecycle(RuleBasedStateMachine):
             events = [event.type for event in item.events]
             outcomes = [event.outcome for event in item.events if event.type == "VERIFICATION"]
             assert 0 <= int(item.wrong_attempts) <= PER_CODE
-            assert 0 <= int(item.life_wrong_attempts) <= PER_LIFE
-            assert (int(item.life_wrong_attempts) >= PER_LIFE) == (item.status == ON_HOLD)
+            assert 0 <= int(item.life_wrong_attempts) <= life_limit(item) <= MOST_WRONG_IN_A_LIFE
+            assert (int(item.life_wrong_attempts) >= life_limit(item)) == (item.status == ON_HOLD)
+            assert int(item.releases or 0) <= RELEASES
+            assert events.count("RELEASED") == int(item.releases or 0)
             assert outcomes.count("ACCEPTED") == events.count("DELIVERED") == (item.status == DELIVERED)
             assert events.count("CODE_ISSUED") == int(item.issue_number)
             assert events[0] == "REGISTERED"

@@ -55,4 +55,6 @@ def test_the_readme_walkthrough_delivers_the_parcel(secure_stack_url):
     assert '"crv":"Ed25519"' in out
     assert '{"personal_data_erased":true,"delegates":[{"delegate_id":"dlg-1","name":null' in out
     assert re.search(r'^\{"kind":"delegate","delegate_id":"dlg-1"\}$', out, re.M)  # the receipt after erasure
+    assert '"SCHEDULED"\n"RETURNED"\n' in out  # the second order, sent back to its sender
+    assert '["RETURNED","arn:aws:iam::123456789012:user/local-storefront"]' in out
     assert "Forbidden" not in out and "Unauthorized" not in out

@@ -38,6 +38,9 @@ STOREFRONT = {
     ("DELETE", "/deliveries/{id}/delegates/{delegate_id}"): {"200", "404"},
     ("GET", "/deliveries/{id}/receipt"): {"200", "404", "409"},
     ("DELETE", "/deliveries/{id}/personal-data"): {"200", "404", "409"},
+    # Held parcels and returns.
+    ("POST", "/deliveries/{id}/release"): {"200", "404", "409", "413", "422"},
+    ("POST", "/deliveries/{id}/return"): {"200", "404", "409"},
 }
 PUBLIC = {("GET", "/.well-known/jwks.json"): {"200"}}
 COURIER = {
@@ -71,6 +74,9 @@ AUDIT_TYPES = [
     "ON_HOLD",
     "CANCELLED",
     "DELIVERED",
+    # Held parcels and returns.
+    "RELEASED",
+    "RETURNED",
 ]
 
 
@@ -256,7 +262,15 @@ def test_delivery_body_is_the_spec_body(doc):
     # The contract's fields, all always present; fields added later are documented and optional.
     assert set(delivery["required"]) == fields and fields <= set(props)
     assert set(props) - fields == {"courier_id", "email_undeliverable", "delegates", "personal_data_erased"}
-    assert props["status"]["enum"] == ["SCHEDULED", "DELIVERED", "REQUEUED", "LOCKED", "ON_HOLD", "CANCELLED"]
+    assert props["status"]["enum"] == [
+        "SCHEDULED",
+        "DELIVERED",
+        "REQUEUED",
+        "LOCKED",
+        "ON_HOLD",
+        "CANCELLED",
+        "RETURNED",
+    ]
     assert props["code_valid_until"]["type"] == ["string", "null"]
     assert props["code_valid_until"]["format"] == "date-time"
     assert props["wrong_attempts_left"]["type"] == ["integer", "null"]
@@ -284,6 +298,8 @@ def test_audit_events_are_the_spec_events_and_stay_open_to_new_types(doc):
         "scheduler",
         "system",
     ]
+    # The storefront's actions name the IAM principal that signed them; nobody else has one.
+    assert event["properties"]["actor"]["properties"]["principal"]["type"] == ["string", "null"]
     check = _validator(doc, _pointer("components", "schemas", "AuditEvent"))
     newer = {"type": "DELEGATE_ADDED", "at": "2026-11-23T09:00:00+01:00", "issue_number": None, "outcome": None}
     newer["actor"] = {"kind": "storefront", "courier_id": None, "device_id": None}

@@ -40,6 +40,8 @@ SPEC_ROUTES = {
     ("GET", "/deliveries/{id}/receipt"),
     ("DELETE", "/deliveries/{id}/personal-data"),
     ("GET", "/.well-known/jwks.json"),
+    ("POST", "/deliveries/{id}/release"),
+    ("POST", "/deliveries/{id}/return"),
 }
 # Open to anyone on purpose: the key that checks receipts.
 PUBLIC_ROUTES = {("GET", "/.well-known/jwks.json")}
@@ -436,6 +438,10 @@ def test_every_function_gets_the_configuration_the_domain_reads() -> None:
     assert thresholds == {"EUR": "300", "GBP": "300", "CHF": "300", "USD": "300"}
     assert all(isinstance(v, str) for v in thresholds.values())
     assert json.loads(params["WorkingDays"]["Default"]) == {"default": "MON-SAT"}
+    # Returns to sender: 3 failed attempts or 10 working days unless the shop says otherwise.
+    assert env["MAX_FAILED_ATTEMPTS"] == {"Ref": "MaxFailedAttempts"} and params["MaxFailedAttempts"]["Default"] == 3
+    assert env["MAX_OPEN_WORKING_DAYS"] == {"Ref": "MaxOpenWorkingDays"}
+    assert params["MaxOpenWorkingDays"]["Default"] == 10
 
 
 def test_the_layer_is_built_for_python313_arm64_from_the_package_folder() -> None:
@@ -512,6 +518,8 @@ def test_the_routes_go_to_the_functions_that_own_them() -> None:
         "GET /deliveries/{id}/receipt": "StorefrontFunction",
         "DELETE /deliveries/{id}/personal-data": "StorefrontFunction",
         "GET /.well-known/jwks.json": "StorefrontFunction",
+        "POST /deliveries/{id}/release": "StorefrontFunction",
+        "POST /deliveries/{id}/return": "StorefrontFunction",
     }
 
 

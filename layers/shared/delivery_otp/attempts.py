@@ -12,7 +12,7 @@ from typing import Any
 from delivery_otp import audit
 from delivery_otp.audit import Actor
 from delivery_otp.deliveries import assigned_to, code_dies, load, next_date, seen_by
-from delivery_otp.errors import Conflict, DependencyUnavailable, InvalidInput, unknown_delivery
+from delivery_otp.errors import Conflict, DependencyUnavailable, InvalidInput, StaleAttempt, unknown_delivery
 from delivery_otp.model import LOCKED, REQUEUED, SCHEDULED, DeliveryModel
 from delivery_otp.validation import ATTEMPT_OUTCOMES, is_delivery_id, optional_id
 from delivery_otp.wiring import adapters
@@ -31,11 +31,18 @@ def report_attempt(delivery_id: str, body: dict[str, Any], actor: Actor) -> dict
         delivery = load(delivery_id)
         seen_by(delivery_id, delivery, actor)
         raise InvalidInput("outcome", f"must be one of {', '.join(sorted(ATTEMPT_OUTCOMES))}")
+    made_against = _issue_number(body)
     now = adapters().clock.now()
     repository = adapters().deliveries
     delivery = repository.get(delivery_id)
     for _ in range(_MAX_WRITE_ROUNDS):
         delivery = seen_by(delivery_id, delivery, actor)
+        if made_against is not None and made_against != int(delivery.issue_number):
+            # Made offline against a code the night has replaced since: it must not kill the new one.
+            raise StaleAttempt(
+                f"delivery {delivery_id!r}: the attempt was made against issue {made_against},"
+                f" the current one is {int(delivery.issue_number)}"
+            )
         if delivery.status == REQUEUED:
             break
         if delivery.status not in (SCHEDULED, LOCKED):
@@ -46,6 +53,8 @@ def report_attempt(delivery_id: str, body: dict[str, Any], actor: Actor) -> dict
             delivery_id,
             [
                 DeliveryModel.status.set(REQUEUED),
+                # Counted towards the return to sender (an attempt counts when it requeued the delivery).
+                DeliveryModel.failed_attempts.add(1),
                 *code_dies(),
                 audit.record(audit.event("ATTEMPT_FAILED", now, actor, issue_number=issue or None, outcome=outcome)),
             ],
@@ -57,3 +66,13 @@ def report_attempt(delivery_id: str, body: dict[str, Any], actor: Actor) -> dict
     else:
         raise DependencyUnavailable("the delivery is changing too fast; try again")
     return {"status": REQUEUED, "next_delivery_date": next_date(delivery, now).isoformat()}
+
+
+def _issue_number(body: dict[str, Any]) -> int | None:
+    """The optional `issue_number` the attempt was made against: a whole number >= 0 when given."""
+    value = body.get("issue_number")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInput("issue_number", "must be a whole number >= 0")
+    return value

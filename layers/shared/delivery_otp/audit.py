@@ -15,6 +15,23 @@ SCHEDULER = "scheduler"
 SYSTEM = "system"
 
 
+def iam_principal(raw_event: dict[str, Any]) -> str | None:
+    """The IAM principal that signed a storefront request (API Gateway's IAM authorizer: its user or role
+    ARN, else its access key); None when nothing signed it (the local stack's tests call without one)."""
+    iam = (raw_event.get("requestContext", {}).get("authorizer") or {}).get("iam") or {}
+    principal = iam.get("userArn") or iam.get("accessKey")
+    return str(principal) if principal else None
+
+
+# The storefront when no IAM principal signed the call (the functions called directly, in tests).
+UNSIGNED_STOREFRONT = Actor(STOREFRONT)
+
+
+def storefront(principal: str | None = None) -> Actor:
+    """The storefront acting, as the caller it authenticated as."""
+    return Actor(STOREFRONT, principal=principal)
+
+
 def event(
     kind: str, at: datetime, actor: Actor, *, issue_number: int | None = None, outcome: str | None = None
 ) -> AuditEvent:
@@ -47,6 +64,7 @@ def as_json(delivery: DeliveryModel) -> list[dict[str, Any]]:
                     "kind": ev.actor.kind,
                     "courier_id": ev.actor.courier_id,
                     "device_id": ev.actor.device_id,
+                    "principal": ev.actor.principal,
                 },
                 "outcome": outcome,
             }

@@ -98,6 +98,23 @@ def is_working_day(day: date, country: str, subdivision: str | None, weekdays: f
     return calendar is None or day not in calendar
 
 
+def nth_working_day(
+    first: date, n: int, *, country: str, subdivision: str | None, weekdays: frozenset[int]
+) -> date | None:
+    """The `n`-th working day counted from `first` (that day included when it is one); None when the
+    calendar ends first."""
+    day, seen = first, 0
+    for _ in range(_MAX_SEARCH_DAYS * max(1, n)):
+        if is_working_day(day, country, subdivision, weekdays):
+            seen += 1
+            if seen >= n:
+                return day
+        if day == date.max:
+            return None
+        day += timedelta(days=1)
+    return None
+
+
 def next_delivery_date(
     failed_day: date,
     *,

@@ -51,6 +51,10 @@ class Settings:
     # Days after a delivery ended (delivered, cancelled, on hold) until its personal data is erased.
     personal_data_retention_days: int = 90
     max_days_ahead: int = 366
+    # A parcel goes back to its sender after this many failed attempts, or once this many working days
+    # from its first delivery date have ended without a handover.
+    max_failed_attempts: int = 3
+    max_open_working_days: int = 10
     # Where AWS is: the Lambda runtime sets the region; an endpoint is set only by the local stack and tests.
     region: str | None = None
     dynamodb_endpoint: str | None = None
@@ -116,6 +120,8 @@ def settings() -> Settings:
         rotation_shards=int(os.environ.get("ROTATION_SHARDS") or 16),
         retention_days=int(os.environ.get("RETENTION_DAYS") or 400),
         personal_data_retention_days=int(os.environ.get("PERSONAL_DATA_RETENTION_DAYS") or 90),
+        max_failed_attempts=int(os.environ.get("MAX_FAILED_ATTEMPTS") or 3),
+        max_open_working_days=int(os.environ.get("MAX_OPEN_WORKING_DAYS") or 10),
         region=_optional("AWS_REGION") or _optional("AWS_DEFAULT_REGION"),
         dynamodb_endpoint=_optional("AWS_ENDPOINT_URL_DYNAMODB") or _optional("AWS_ENDPOINT_URL"),
         code_email_template=_optional("CODE_EMAIL_TEMPLATE"),

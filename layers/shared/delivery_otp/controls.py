@@ -11,13 +11,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from delivery_otp import audit, policy
+from delivery_otp import audit
 from delivery_otp.audit import Actor
 from delivery_otp.calendar import has_ended, local_date
 from delivery_otp.deliveries import (
     code_is_live,
     day_of,
     epoch,
+    life_limit_of,
     load,
     view,
     within_reach,
@@ -33,7 +34,7 @@ from delivery_otp.wiring import adapters
 RESENDS_PER_DAY = 3
 
 
-def resend_code(delivery_id: str) -> dict[str, Any]:
+def resend_code(delivery_id: str, by: Actor = audit.UNSIGNED_STOREFRONT) -> dict[str, Any]:
     """Email the live code again, at most 3 times a (local) day: the email consumer sends one email per
     step of `resend_seq`."""
     now = adapters().clock.now()
@@ -55,7 +56,7 @@ def resend_code(delivery_id: str) -> dict[str, Any]:
             DeliveryModel.resends_today.set(sent_today + 1),
             # Each resend its own number: the email consumer owes one email per number, never merged.
             DeliveryModel.resend_seq.add(1),
-            audit.record(audit.event("CODE_RESENT", now, Actor(audit.STOREFRONT), issue_number=issue)),
+            audit.record(audit.event("CODE_RESENT", now, by, issue_number=issue)),
         ]
         condition = (
             (DeliveryModel.issue_number == issue)
@@ -69,16 +70,16 @@ def resend_code(delivery_id: str) -> dict[str, Any]:
     return {**view(resent, now), "resends_left_today": RESENDS_PER_DAY - int(resent.resends_today)}
 
 
-def replace_code(delivery_id: str) -> dict[str, Any]:
+def replace_code(delivery_id: str, by: Actor = audit.UNSIGNED_STOREFRONT) -> dict[str, Any]:
     """ "My code leaked": a new code for the same day now; the old one dies and the new one is emailed.
     Audited as ROTATED, by the storefront."""
     now = adapters().clock.now()
     delivery = load(delivery_id)
     _live_or_refuse(delivery, now)
-    return _reissue(delivery, day_of(delivery), now, "ROTATED", "customer request", (SCHEDULED,))
+    return _reissue(delivery, day_of(delivery), now, "ROTATED", "customer request", (SCHEDULED,), by)
 
 
-def reschedule(delivery_id: str, body: dict[str, Any]) -> dict[str, Any]:
+def reschedule(delivery_id: str, body: dict[str, Any], by: Actor = audit.UNSIGNED_STOREFRONT) -> dict[str, Any]:
     """The customer picked another day: new date, new code (emailed); the old code dies."""
     day = parse_date(body.get("delivery_date"), "delivery_date")
     now = adapters().clock.now()
@@ -95,7 +96,7 @@ def reschedule(delivery_id: str, body: dict[str, Any]) -> dict[str, Any]:
     already = delivery.status == SCHEDULED and (not delivery.code_required or code_is_live(delivery, now))
     if day == day_of(delivery) and already:
         return view(delivery, now)  # already that day, going out, with its code: nothing to do (PUT is idempotent)
-    return _reissue(delivery, day, now, "RESCHEDULED", f"{delivery.delivery_date} -> {day}", OPEN_STATES)
+    return _reissue(delivery, day, now, "RESCHEDULED", f"{delivery.delivery_date} -> {day}", OPEN_STATES, by, True)
 
 
 def _live_or_refuse(delivery: DeliveryModel, now: datetime) -> None:
@@ -109,12 +110,21 @@ def _live_or_refuse(delivery: DeliveryModel, now: datetime) -> None:
 
 
 def _reissue(
-    delivery: DeliveryModel, day: date, now: datetime, event_type: str, outcome: str, states: tuple[str, ...]
+    delivery: DeliveryModel,
+    day: date,
+    now: datetime,
+    event_type: str,
+    outcome: str,
+    states: tuple[str, ...],
+    storefront: Actor,
+    new_day: bool = False,
 ) -> dict[str, Any]:
-    """A new day and (when the delivery needs one) a new code, in one write conditional on the state read."""
-    storefront = Actor(audit.STOREFRONT)
+    """A new day and (when the delivery needs one) a new code, in one write conditional on the state read.
+    A `new_day` the customer picked starts the count of working days before a return to sender again."""
     issue = int(delivery.issue_number)
     actions: list[Any] = [DeliveryModel.delivery_date.set(day.isoformat()), DeliveryModel.status.set(SCHEDULED)]
+    if new_day:
+        actions.append(DeliveryModel.open_since.set(day.isoformat()))
     # Like the night's rotation, the event names the issue it brings.
     events = [
         audit.event(
@@ -133,7 +143,7 @@ def _reissue(
         (DeliveryModel.issue_number == issue)
         & (DeliveryModel.status == delivery.status)
         & DeliveryModel.status.is_in(*states)
-        & (DeliveryModel.life_wrong_attempts < policy.WRONG_CODES_PER_LIFE)
+        & (DeliveryModel.life_wrong_attempts < life_limit_of(delivery))
         & same_delegates(delivery),
     )
     if not result.applied or result.item is None:

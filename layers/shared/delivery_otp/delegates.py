@@ -27,7 +27,7 @@ LIVE_DELEGATES = 3
 DELEGATES_PER_DELIVERY = 10
 
 
-def add_delegate(delivery_id: str, body: dict[str, Any]) -> Answer:
+def add_delegate(delivery_id: str, body: dict[str, Any], by: Actor = audit.UNSIGNED_STOREFRONT) -> Answer:
     """A trusted person gets a code of their own, by email; it opens the delivery like the recipient's.
 
     The delegate is named in one conditional write: its entry, its number, and (when the delivery has
@@ -54,7 +54,7 @@ def add_delegate(delivery_id: str, body: dict[str, Any]) -> Answer:
             DeliveryModel.delegate_count.set(count + 1),
             DeliveryModel.live_delegates.add({who}),
             DeliveryModel.delegates_version.set(int(delivery.delegates_version or 0) + 1),
-            audit.record(audit.event("DELEGATE_ADDED", now, Actor(audit.STOREFRONT), outcome=who)),
+            audit.record(audit.event("DELEGATE_ADDED", now, by, outcome=who)),
         ]
         condition = (
             (DeliveryModel.issue_number == int(delivery.issue_number))
@@ -84,7 +84,7 @@ def add_delegate(delivery_id: str, body: dict[str, Any]) -> Answer:
     return Answer(201, {"delegate_id": who, "name": name, "status": "ACTIVE"})
 
 
-def revoke_delegate(delivery_id: str, delegate: str) -> dict[str, Any]:
+def revoke_delegate(delivery_id: str, delegate: str, by: Actor = audit.UNSIGNED_STOREFRONT) -> dict[str, Any]:
     """The delegate's code stops opening the parcel at once (its MAC leaves the item in this write);
     revoking again answers the same."""
     now = adapters().clock.now()
@@ -98,7 +98,7 @@ def revoke_delegate(delivery_id: str, delegate: str) -> dict[str, Any]:
             DeliveryModel.delegates[delegate]["revoked_at"].set(now.isoformat()),
             DeliveryModel.live_delegates.delete({delegate}),
             DeliveryModel.delegates_version.set(int(delivery.delegates_version or 0) + 1),
-            audit.record(audit.event("DELEGATE_REVOKED", now, Actor(audit.STOREFRONT), outcome=delegate)),
+            audit.record(audit.event("DELEGATE_REVOKED", now, by, outcome=delegate)),
         ]
         condition = (DeliveryModel.issue_number == int(delivery.issue_number)) & same_delegates(delivery)
         macs = delivery.delegate_macs.as_dict() if delivery.delegate_macs is not None else {}

@@ -61,6 +61,11 @@ def day_of(delivery: DeliveryModel) -> date:
     return date.fromisoformat(delivery.delivery_date)
 
 
+def life_limit_of(delivery: DeliveryModel) -> int:
+    """The wrong codes this delivery's life may take (10, and 10 more per release from hold)."""
+    return int(delivery.life_limit or policy.WRONG_CODES_PER_LIFE)
+
+
 def code_is_live(delivery: DeliveryModel, now: datetime) -> bool:
     return bool(
         delivery.code_required
@@ -118,7 +123,9 @@ def view(delivery: DeliveryModel, now: datetime) -> dict[str, Any]:
         "personal_data_erased": bool(delivery.personal_data_erased),
         "delegates": delegates_view(delivery),
         "wrong_attempts_left": (
-            policy.wrong_attempts_left(int(delivery.wrong_attempts), int(delivery.life_wrong_attempts))
+            policy.wrong_attempts_left(
+                int(delivery.wrong_attempts), int(delivery.life_wrong_attempts), life_limit_of(delivery)
+            )
             if delivery.code_required
             else None
         ),

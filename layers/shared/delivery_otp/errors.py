@@ -57,6 +57,20 @@ class DeliveryStillOpen(Conflict):
     code = "DELIVERY_OPEN"
 
 
+class ReleaseLimit(Conflict):
+    code = "RELEASE_LIMIT"
+
+
+class PersonalDataErased(Conflict):
+    code = "PERSONAL_DATA_ERASED"
+
+
+class StaleAttempt(Conflict):
+    """A failed attempt reported against a code that is no longer the delivery's current one."""
+
+    code = "STALE_ATTEMPT"
+
+
 class Gone(DomainError):
     status = 410
     code = "GONE"

@@ -110,3 +110,10 @@ def courier_actor(app: APIGatewayHttpResolver, body: dict[str, Any]) -> Any:
     else:
         courier_id = claimed
     return Actor(COURIER, courier_id=courier_id, device_id=text(body.get("device_id")), self_declared=not authorizer)
+
+
+def storefront_actor(app: APIGatewayHttpResolver) -> Any:
+    """The storefront acting, with the IAM principal that signed the request (for the audit trail)."""
+    from delivery_otp import audit
+
+    return audit.storefront(audit.iam_principal(app.current_event.raw_event))

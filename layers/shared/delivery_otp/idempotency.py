@@ -34,6 +34,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
+from delivery_otp.audit import iam_principal
 from delivery_otp.config import settings
 from delivery_otp.errors import DependencyUnavailable, IdempotencyKeyReused, MalformedRequest, RequestInProgress
 from delivery_otp.wiring import adapters
@@ -79,8 +80,7 @@ def _config() -> IdempotencyConfig:
 def _caller(raw_event: dict[str, Any]) -> str:
     authorizer = raw_event.get("requestContext", {}).get("authorizer") or {}
     claims = (authorizer.get("jwt") or {}).get("claims") or {}
-    iam = authorizer.get("iam") or {}
-    return str(claims.get("username") or iam.get("userArn") or iam.get("accessKey") or "anonymous")
+    return str(claims.get("username") or iam_principal(raw_event) or "anonymous")
 
 
 def check_key(key: str) -> None:

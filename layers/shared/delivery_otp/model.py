@@ -31,11 +31,13 @@ REQUEUED = "REQUEUED"
 LOCKED = "LOCKED"
 ON_HOLD = "ON_HOLD"
 CANCELLED = "CANCELLED"
+# Never handed over: after too many failed attempts or working days, or on the storefront's word.
+RETURNED = "RETURNED"
 # States in which the parcel still goes out and may be rotated to another day.
 OPEN_STATES = (SCHEDULED, LOCKED, REQUEUED)
 # States in which a delivery has ended: nothing more goes out, and its personal data is erased
 # `PersonalDataRetentionDays` later (or at once on request). A new ending state is added here alone.
-ENDED_STATES = (DELIVERED, CANCELLED, ON_HOLD)
+ENDED_STATES = (DELIVERED, CANCELLED, ON_HOLD, RETURNED)
 # `received_by` when the recipient's own code opened the delivery (else a delegate id).
 RECIPIENT = "recipient"
 
@@ -52,6 +54,8 @@ class Actor:
     # Nothing but the request's body says who the courier is (no authorizer: the local stack with
     # authentication off). Never stored.
     self_declared: bool = field(default=False, compare=False)
+    # The storefront caller's IAM principal (its user or role ARN), for the storefront's own actions.
+    principal: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ class AuditEvent:
 
 def encode_event(event: AuditEvent) -> str:
     """An event as one compact JSON array (trailing nulls left out): ["TYPE", at, issue, kind, courier, device,
-    outcome]. A trail of strings, not of nested maps, keeps the item small: DynamoDB bills every write by the
+    outcome, principal]. A trail of strings, not of nested maps, keeps the item small: DynamoDB bills every write by the
     whole item's size, attribute names inside maps included, and the trail grows with each event."""
     fields = [
         event.type,
@@ -75,6 +79,7 @@ def encode_event(event: AuditEvent) -> str:
         event.actor.courier_id,
         event.actor.device_id,
         event.outcome,
+        event.actor.principal,
     ]
     while fields[-1] is None:
         fields.pop()
@@ -97,8 +102,10 @@ def readable(value: Any) -> Any:
 
 def decode_event(text: str) -> AuditEvent:
     stored = [readable(value) for value in json.loads(text)]
-    kind, at, issue, actor, courier, device, outcome = [*stored, None, None, None, None, None][:7]
-    return AuditEvent(kind, at, Actor(actor, courier, device), int(issue) if issue is not None else None, outcome)
+    kind, at, issue, actor, courier, device, outcome, principal = [*stored, *[None] * 6][:8]
+    return AuditEvent(
+        kind, at, Actor(actor, courier, device, principal=principal), int(issue) if issue is not None else None, outcome
+    )
 
 
 def _event_from_map(value: dict[str, Any]) -> AuditEvent:
@@ -183,6 +190,15 @@ class DeliveryModel(Model):
     code_valid_until = NumberAttribute(null=True)
     wrong_attempts = NumberAttribute(default=0)
     life_wrong_attempts = NumberAttribute(default=0)
+    # Releases from hold so far (at most 2), and the wrong codes the delivery's life may take: 10 more per
+    # release (absent: never released, the first 10).
+    releases = NumberAttribute(null=True)
+    life_limit = NumberAttribute(null=True)
+    # Failed attempts that requeued the delivery, and the first day of the working days it may stay open
+    # (its first delivery date; a reschedule or a release starts the count again): past either limit the
+    # rotation returns it to the sender.
+    failed_attempts = NumberAttribute(null=True)
+    open_since = UnicodeAttribute(null=True)
     emailed_issue = NumberAttribute(default=0)
     # Resends of the live code: a counter the email consumer follows (one email per step up to it from
     # `emailed_resend`), and today's count (3 a day).

@@ -24,7 +24,7 @@ from delivery_otp.validation import parse_registration
 from delivery_otp.wiring import adapters
 
 
-def register(body: dict[str, Any]) -> Answer:
+def register(body: dict[str, Any], by: Actor = audit.UNSIGNED_STOREFRONT) -> Answer:
     registration = parse_registration(body)
     now = adapters().clock.now()
     zone = ZoneInfo(registration.timezone)
@@ -45,7 +45,6 @@ def register(body: dict[str, Any]) -> Answer:
         country=registration.country,
         override=registration.require_code,
     )
-    storefront = Actor(audit.STOREFRONT)
     delivery = DeliveryModel(
         delivery_key(registration.delivery_id),
         delivery_id=registration.delivery_id,
@@ -54,6 +53,7 @@ def register(body: dict[str, Any]) -> Answer:
         status=SCHEDULED,
         code_required=required,
         delivery_date=registration.delivery_date.isoformat(),
+        open_since=registration.delivery_date.isoformat(),
         timezone=registration.timezone,
         country=registration.country,
         subdivision=registration.subdivision,
@@ -68,7 +68,7 @@ def register(body: dict[str, Any]) -> Answer:
         wrong_attempts=0,
         life_wrong_attempts=0,
         emailed_issue=0,
-        events=[audit.event("REGISTERED", now, storefront)],
+        events=[audit.event("REGISTERED", now, by)],
     )
     if required:
         issue_code(delivery, 1, registration.delivery_date).apply(delivery)

@@ -11,15 +11,24 @@ finds nothing it has not already done. In AWS a planner hands each shard of the 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from delivery_otp import audit, erasure, policy
+from delivery_otp import audit, erasure
 from delivery_otp.audit import Actor
-from delivery_otp.calendar import has_ended
-from delivery_otp.deliveries import WRITES_PER_TRANSACTION, day_of, epoch, next_date, zone_of
+from delivery_otp.calendar import has_ended, nth_working_day
+from delivery_otp.config import settings
+from delivery_otp.deliveries import (
+    WRITES_PER_TRANSACTION,
+    day_of,
+    epoch,
+    erasure_due,
+    life_limit_of,
+    next_date,
+    zone_of,
+)
 from delivery_otp.issuing import issue_code, shards
-from delivery_otp.model import OPEN_STATES, SCHEDULED, DeliveryModel
+from delivery_otp.model import OPEN_STATES, RETURNED, SCHEDULED, DeliveryModel
 from delivery_otp.wiring import adapters
 
 
@@ -91,15 +100,19 @@ def late(shard: str, now: datetime | None = None) -> int:
 
 def roll_over(delivery: DeliveryModel, now: datetime) -> bool:
     """Roll the item in hand over to its next working day (a new code, a fresh per-code budget, the audit
-    events), or leave it untouched and answer False when it is not due. Only the caller's write makes it so."""
+    events), or end it as returned to its sender when it has had its failed attempts or its working days;
+    or leave it untouched and answer False when it is not due. Only the caller's write makes it so."""
     if (
         delivery.status not in OPEN_STATES
         or not delivery.code_required
         or delivery.due_at is None
-        or int(delivery.life_wrong_attempts) >= policy.WRONG_CODES_PER_LIFE
+        or int(delivery.life_wrong_attempts) >= life_limit_of(delivery)
         or not has_ended(day_of(delivery), zone_of(delivery), now)
     ):
         return False
+    if out_of_chances(delivery, now):
+        _return_to_sender(delivery, now)
+        return True
     new_day = next_date(delivery, now)
     issue = int(delivery.issue_number) + 1
     issued = issue_code(delivery, issue, new_day)
@@ -114,3 +127,33 @@ def roll_over(delivery: DeliveryModel, now: datetime) -> bool:
     issued.apply(delivery)
     delivery.events = [*delivery.events, *events]
     return True
+
+
+def out_of_chances(delivery: DeliveryModel, now: datetime) -> bool:
+    """The parcel has had its `MaxFailedAttempts` failed attempts, or the `MaxOpenWorkingDays`-th working
+    day counted from its first delivery date (that day included; a reschedule or a release counts
+    afresh) has ended without a handover."""
+    config = settings()
+    if int(delivery.failed_attempts or 0) >= config.max_failed_attempts:
+        return True
+    first = date.fromisoformat(delivery.open_since or delivery.delivery_date)
+    last = nth_working_day(
+        first,
+        config.max_open_working_days,
+        country=delivery.country,
+        subdivision=delivery.subdivision,
+        weekdays=config.weekdays(delivery.country),
+    )
+    return last is None or has_ended(last, zone_of(delivery), now)
+
+
+def _return_to_sender(delivery: DeliveryModel, now: datetime) -> None:
+    """End the item in hand as RETURNED: no code, no email, no more rotation; it stays in the rotation's
+    index only until its personal data is due for erasure."""
+    failed = int(delivery.failed_attempts or 0)
+    delivery.status = RETURNED
+    for name in ("code_valid_until", "code_mac", "code_nonce", "delegate_macs"):
+        setattr(delivery, name, None)
+    delivery.due_shard, delivery.due_at = erasure_due(delivery.delivery_id, now)
+    outcome = f"{failed} failed attempts" if failed >= settings().max_failed_attempts else "working days over"
+    delivery.events = [*delivery.events, audit.event("RETURNED", now, Actor(audit.SCHEDULER), outcome=outcome)]

@@ -27,6 +27,7 @@ from delivery_otp.deliveries import (
     ends,
     epoch,
     erasure_due,
+    life_limit_of,
     load,
     seen_by,
     zone_of,
@@ -44,6 +45,7 @@ from delivery_otp.model import (
     ON_HOLD,
     RECIPIENT,
     REQUEUED,
+    RETURNED,
     SCHEDULED,
     CourierBudgetModel,
     DeliveryModel,
@@ -68,13 +70,14 @@ _RESULT_ERROR = {
 # courier's critical path: no expression is built per request). The condition is every rule a
 # consuming verification must meet: the delivery exists and is SCHEDULED, needs a code, the code is
 # live and is this one (the delivery's own code, or a delegate's: `#mac` is the MAC as a map key), the
-# per-code and per-life wrong-code limits are not reached, and the delivery is not assigned to another
+# per-code and per-life wrong-code limits are not reached (the life's limit is the item's own `life_limit`
+# once a release from hold has raised it, else the first 10), and the delivery is not assigned to another
 # courier. It kills the code (delegates' MACs stay, for the receipt), records who received the parcel,
 # leaves the rotation (waiting in its index for the erasure of the personal data) and records the audit.
 _CONSUME_CONDITION = (
     "attribute_exists(pk) AND #status = :scheduled AND code_required = :true AND code_valid_until > :now"
     " AND (code_mac = :mac OR attribute_exists(delegate_macs.#mac))"
-    " AND wrong_attempts < :per_code AND life_wrong_attempts < :per_life"
+    " AND wrong_attempts < :per_code AND (life_wrong_attempts < :per_life OR life_wrong_attempts < life_limit)"
 )
 _CONSUME_CONSTANTS = {
     ":scheduled": SCHEDULED,
@@ -129,7 +132,7 @@ def _judge(delivery: DeliveryModel, now: datetime) -> str | None:
     going out, no code needed, its day over), locked; None when the code itself decides."""
     if delivery.status == DELIVERED:
         return "ALREADY_DELIVERED"
-    if delivery.status in (CANCELLED, ON_HOLD, REQUEUED) or not delivery.code_required:
+    if delivery.status in (CANCELLED, ON_HOLD, REQUEUED, RETURNED) or not delivery.code_required:
         return "EXPIRED"
     if has_ended(day_of(delivery), zone_of(delivery), now):
         return "EXPIRED"
@@ -226,7 +229,9 @@ def verify(delivery_id: str, body: dict[str, Any], actor: Actor) -> Answer:
             continue
         result = _record_wrong_code(delivery, now, actor, result.courier if result.courier_refused else None)
         if result.applied:
-            left = policy.wrong_attempts_left(int(delivery.wrong_attempts) + 1, int(delivery.life_wrong_attempts) + 1)
+            left = policy.wrong_attempts_left(
+                int(delivery.wrong_attempts) + 1, int(delivery.life_wrong_attempts) + 1, life_limit_of(delivery)
+            )
             return Answer(
                 403,
                 {
@@ -257,7 +262,7 @@ def _record_wrong_code(
         # The stream consumer alerts the recipient once per code (same value again: no new alert).
         DeliveryModel.wrong_alert_issue.set(issue),
     ]
-    if life >= policy.WRONG_CODES_PER_LIFE:
+    if life >= life_limit_of(delivery):
         actions += [DeliveryModel.status.set(ON_HOLD), *code_dies(), *ends(delivery.delivery_id, now)]
         events.append(audit.event("ON_HOLD", now, Actor(audit.SYSTEM), issue_number=issue))
     elif wrong >= policy.WRONG_CODES_PER_CODE:
