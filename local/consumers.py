@@ -137,7 +137,9 @@ class StreamConsumer(Consumer):
 class QueueConsumer(Consumer):
     """A queue feeding one function, as Lambda's SQS event source mapping does: deletes what the
     function handled, lets a reported failure come back, and parks a message in the queue's dead-letter
-    queue after the redrive policy's `maxReceiveCount` receives."""
+    queue after the redrive policy's `maxReceiveCount` receives. A message is hidden from the other
+    pollers of its queue while the function works on it (as the queue's visibility timeout does), and
+    a reported failure is visible again a second later."""
 
     kind = "queue"
     service = "sqs"
@@ -152,8 +154,10 @@ class QueueConsumer(Consumer):
         props: dict[str, Any],
         redrive: dict[str, Any],
         dead_letters: str | None,
+        poller: int = 0,
     ) -> None:
         super().__init__(function, session, stopping)
+        self.name = f"{self.name}-{poller}"
         self.queue_url = queue["Ref"]
         self.queue_arn = queue["Arn"]
         self.batch_size = min(int(props.get("BatchSize", 10)), 10)
@@ -164,7 +168,7 @@ class QueueConsumer(Consumer):
         got = sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=self.batch_size,
-            VisibilityTimeout=1,
+            VisibilityTimeout=self.function.timeout + 5,
             AttributeNames=["ApproximateReceiveCount"],
         ).get("Messages", [])
         if not got:
@@ -179,7 +183,11 @@ class QueueConsumer(Consumer):
         for message in got:
             receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
             if message["MessageId"] in failed and (self.max_receives is None or receives < self.max_receives):
-                continue  # visible again after the (short, local) visibility timeout
+                # Visible again after a (short, local) second.
+                sqs.change_message_visibility(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=1
+                )
+                continue
             if message["MessageId"] in failed and self.dead_letters:
                 sqs.send_message(QueueUrl=self.dead_letters, MessageBody=message["Body"])
             sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
