@@ -400,7 +400,9 @@ def test_what_we_send_to_webhooks_is_described_as_openapi_webhooks(doc):
     headers = {p["name"] for p in item["post"]["parameters"] if p["in"] == "header"}
     assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}
     event = _schema(doc, "CloudEvent")
-    assert {"specversion", "id", "source", "type", "time", "subject", "datacontenttype", "data"} <= set(event["required"])
+    assert {"specversion", "id", "source", "type", "time", "subject", "datacontenttype", "data"} <= set(
+        event["required"]
+    )
 
 
 def test_the_subscribable_event_types_are_the_ones_the_code_accepts(doc):
