@@ -52,4 +52,6 @@ def test_the_readme_walkthrough_delivers_the_parcel(secure_stack_url):
     assert '{"marked":1,"ignored":0}' in out.replace(" ", "")
     assert '{"email_undeliverable":true,"delegates":[{"delegate_id":"dlg-1"' in out
     assert '"crv":"Ed25519"' in out
+    # The webhook step: the receiver verified the signed test event.
+    assert re.search(r"^verified webhook\.test wh_[0-9a-f]{32} \{\"endpoint_id\": \"wh_", out, re.M)
     assert "Forbidden" not in out and "Unauthorized" not in out
