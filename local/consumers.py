@@ -28,6 +28,7 @@ class Consumer(threading.Thread):
     kind = ""  # what the source is, in thread names and logs
     service = ""  # the boto3 client the source is polled with
     drain_timeout_s = 30.0
+    idle_rest_s = 0.1  # between polls that found nothing
 
     def __init__(self, function: Function, session: boto3.Session, stopping: threading.Event) -> None:
         super().__init__(name=f"{self.kind}-{function.name}", daemon=True)
@@ -50,7 +51,7 @@ class Consumer(threading.Thread):
                     self.cycles += 1
                 self.cycle_done.notify_all()
             if not busy:
-                self.stopping.wait(0.1)
+                self.stopping.wait(self.idle_rest_s)
 
     def _poll(self, client: Any) -> bool:
         """Deliver what the source holds now; True when there was something."""
@@ -158,6 +159,9 @@ class QueueConsumer(Consumer):
     ) -> None:
         super().__init__(function, session, stopping)
         self.name = f"{self.name}-{poller}"
+        if poller:
+            # The first poller keeps a queue's latency low; the others join in when it is busy.
+            self.idle_rest_s = 0.5
         self.queue_url = queue["Ref"]
         self.queue_arn = queue["Arn"]
         self.batch_size = min(int(props.get("BatchSize", 10)), 10)

@@ -160,9 +160,12 @@ class LocalStack:
         if hasattr(self, "server"):
             self.server.shutdown()
             self.server.server_close()
+        import time
+
+        deadline = time.monotonic() + 5  # all of them together, however many pollers there are
         for consumer in self.consumers:
             if consumer.is_alive():
-                consumer.join(timeout=5)
+                consumer.join(timeout=max(0.0, deadline - time.monotonic()))
         if hasattr(self, "moto"):
             self.moto.stop()
 

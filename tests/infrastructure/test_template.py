@@ -993,3 +993,11 @@ def test_the_webhook_secret_key_is_a_generated_secret_of_its_own_kept_on_delete(
     assert secret["Type"] == "AWS::SecretsManager::Secret"
     assert secret["DeletionPolicy"] == "Retain"
     assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 64
+
+
+def test_the_dispatcher_may_run_as_many_at_once_as_its_queue_mapping_asks() -> None:
+    dispatch = functions()["WebhookDispatchFunction"]
+    assert (
+        int(dispatch["ReservedConcurrentExecutions"])
+        >= _sqs_event("WebhookDispatchFunction")["ScalingConfig"]["MaximumConcurrency"]
+    )
