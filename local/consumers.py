@@ -29,6 +29,7 @@ class Consumer(threading.Thread):
     kind = ""  # what the source is, in thread names and logs
     service = ""  # the boto3 client the source is polled with
     drain_timeout_s = 30.0
+    idle_rest_s = 0.1  # between polls that found nothing
 
     def __init__(self, function: Function, session: boto3.Session, stopping: threading.Event) -> None:
         super().__init__(name=f"{self.kind}-{function.name}", daemon=True)
@@ -51,7 +52,7 @@ class Consumer(threading.Thread):
                     self.cycles += 1
                 self.cycle_done.notify_all()
             if not busy:
-                self.stopping.wait(0.1)
+                self.stopping.wait(self.idle_rest_s)
 
     def _poll(self, client: Any) -> bool:
         """Deliver what the source holds now; True when there was something."""
@@ -142,7 +143,9 @@ class StreamConsumer(Consumer):
 class QueueConsumer(Consumer):
     """A queue feeding one function, as Lambda's SQS event source mapping does: deletes what the
     function handled, lets a reported failure come back, and parks a message in the queue's dead-letter
-    queue after the redrive policy's `maxReceiveCount` receives."""
+    queue after the redrive policy's `maxReceiveCount` receives. A message is hidden from the other
+    pollers of its queue while the function works on it (as the queue's visibility timeout does), and
+    a reported failure is visible again a second later."""
 
     kind = "queue"
     service = "sqs"
@@ -157,8 +160,13 @@ class QueueConsumer(Consumer):
         props: dict[str, Any],
         redrive: dict[str, Any],
         dead_letters: str | None,
+        poller: int = 0,
     ) -> None:
         super().__init__(function, session, stopping)
+        self.name = f"{self.name}-{poller}"
+        if poller:
+            # The first poller keeps a queue's latency low; the others join in when it is busy.
+            self.idle_rest_s = 0.5
         self.queue_url = queue["Ref"]
         self.queue_arn = queue["Arn"]
         self.batch_size = min(int(props.get("BatchSize", 10)), 10)
@@ -169,7 +177,7 @@ class QueueConsumer(Consumer):
         got = sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=self.batch_size,
-            VisibilityTimeout=1,
+            VisibilityTimeout=self.function.timeout + 5,
             AttributeNames=["ApproximateReceiveCount"],
         ).get("Messages", [])
         if not got:
@@ -184,7 +192,11 @@ class QueueConsumer(Consumer):
         for message in got:
             receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
             if message["MessageId"] in failed and (self.max_receives is None or receives < self.max_receives):
-                continue  # visible again after the (short, local) visibility timeout
+                # Visible again after a (short, local) second.
+                sqs.change_message_visibility(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=1
+                )
+                continue
             if message["MessageId"] in failed and self.dead_letters:
                 sqs.send_message(QueueUrl=self.dead_letters, MessageBody=message["Body"])
             sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])

@@ -38,6 +38,10 @@ from local.provision import REGION, function_environment, provision, resolve
 from local.server import http_server
 from local.template import ROOT, functions, http_route_events, resources
 
+# Pollers per queue at most, whatever concurrency the template allows: enough to show one slow message
+# does not hold up the others, few enough for a laptop.
+MAX_QUEUE_POLLERS = 4
+
 
 def free_port() -> int:
     import socket
@@ -87,6 +91,8 @@ class LocalStack:
         templates = functions()
         for props in templates.values():
             os.environ.update(function_environment(props, self.refs))
+        # The local stack's receivers run on this machine: webhooks may go to http://127.0.0.1:PORT here.
+        os.environ["WEBHOOK_ALLOW_LOCAL_HTTP"] = "true"
         # Lambda puts layers on the path (/opt/python); the local stack does the same for the template's.
         for layer in resources("AWS::Serverless::LayerVersion").values():
             content = str(Path(ROOT, layer["Properties"]["ContentUri"]))
@@ -127,7 +133,10 @@ class LocalStack:
                 if event.get("Type") == "DynamoDB":
                     self.consumers.append(self._stream_consumer(self.functions[name], ev))
                 elif event.get("Type") == "SQS":
-                    self.consumers.append(self._queue_consumer(self.functions[name], ev))
+                    # Lambda polls a queue with many invocations at once (up to the mapping's maximum
+                    # concurrency): a few pollers here, so one slow message does not hold up the rest.
+                    pollers = min(int(ev.get("ScalingConfig", {}).get("MaximumConcurrency", 1)), MAX_QUEUE_POLLERS)
+                    self.consumers += [self._queue_consumer(self.functions[name], ev, n) for n in range(pollers)]
                 elif event.get("Type") in ("ScheduleV2", "Schedule"):
                     self.schedules[name] = json.loads(ev.get("Input", "{}"))
         for schedule in resources("AWS::Scheduler::Schedule").values():
@@ -141,11 +150,11 @@ class LocalStack:
         on_failure = self._queue_url(ev.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"))
         return StreamConsumer(function, self.session, self.stopping, stream, ev, on_failure)
 
-    def _queue_consumer(self, function: Function, ev: dict[str, Any]) -> QueueConsumer:
+    def _queue_consumer(self, function: Function, ev: dict[str, Any], poller: int = 0) -> QueueConsumer:
         queue = ev["Queue"]["Fn::GetAtt"][0]
         redrive = resources("AWS::SQS::Queue")[queue].get("Properties", {}).get("RedrivePolicy", {})
         dead_letters = self._queue_url(redrive.get("deadLetterTargetArn", {}))
-        return QueueConsumer(function, self.session, self.stopping, self.refs[queue], ev, redrive, dead_letters)
+        return QueueConsumer(function, self.session, self.stopping, self.refs[queue], ev, redrive, dead_letters, poller)
 
     def _queue_url(self, destination: Any) -> str | None:
         if isinstance(destination, dict) and "Fn::GetAtt" in destination:
@@ -174,9 +183,12 @@ class LocalStack:
         if hasattr(self, "server"):
             self.server.shutdown()
             self.server.server_close()
+        import time
+
+        deadline = time.monotonic() + 5  # all of them together, however many pollers there are
         for consumer in self.consumers:
             if consumer.is_alive():
-                consumer.join(timeout=5)
+                consumer.join(timeout=max(0.0, deadline - time.monotonic()))
         if hasattr(self, "moto"):
             self.moto.stop()
 

@@ -1,6 +1,6 @@
 """The storefront's reads and its changes: state, code for the tracking page, audit trail, cancel,
 assignment, the customer's controls (resend, rotate, reschedule, delegates), releasing a held parcel or
-returning it to its sender, erasing personal data, and signed handover receipts."""
+returning it to its sender, erasing personal data, signed handover receipts, and its webhook endpoints."""
 
 from typing import Any
 
@@ -122,6 +122,74 @@ def receipt_keys() -> Any:
 @app.get("/deliveries/<id>/events")
 def events(id: str) -> Any:
     return json_response(200, reads.audit_trail(id))
+
+
+@app.post("/webhooks")
+def register_webhook() -> Any:
+    return _revealed(idempotent(app, lambda: _webhook_registered()))
+
+
+def _webhook_registered() -> Any:
+    from delivery_otp import webhooks
+
+    body = webhooks.register(request_json(app))
+    logger.info("webhook registered", extra={"endpoint_id": body["id"]})
+    return json_response(201, body)
+
+
+@app.get("/webhooks")
+def list_webhooks() -> Any:
+    from delivery_otp import webhooks
+
+    return json_response(200, webhooks.list_endpoints())
+
+
+@app.delete("/webhooks/<endpoint_id>")
+def delete_webhook(endpoint_id: str) -> Any:
+    from delivery_otp import webhooks
+
+    body = webhooks.delete(endpoint_id)
+    logger.info("webhook deleted", extra={"endpoint_id": endpoint_id})
+    return json_response(200, body)
+
+
+@app.post("/webhooks/<endpoint_id>/secret/rotate")
+def rotate_webhook_secret(endpoint_id: str) -> Any:
+    from delivery_otp import webhooks
+
+    def rotate() -> Any:
+        body = webhooks.rotate_secret(endpoint_id, request_json(app) if app.current_event.body else {})
+        logger.info("webhook secret rotated", extra={"endpoint_id": endpoint_id})
+        return json_response(200, body)
+
+    return _revealed(idempotent(app, rotate))
+
+
+@app.post("/webhooks/<endpoint_id>/test")
+def test_webhook(endpoint_id: str) -> Any:
+    from delivery_otp import webhooks
+
+    return idempotent(app, lambda: json_response(202, webhooks.send_test(endpoint_id)))
+
+
+@app.get("/webhooks/<endpoint_id>/deliveries")
+def webhook_attempts(endpoint_id: str) -> Any:
+    from delivery_otp import webhooks
+
+    return json_response(200, webhooks.attempts(endpoint_id), {"Cache-Control": "no-store"})
+
+
+def _revealed(response: Any) -> Any:
+    """The answer with the secret it names derived, here, after any idempotency record was written: the
+    stored answer holds only which endpoint and generation, so a replay derives the same secret again."""
+    import json
+
+    from delivery_otp import webhooks
+
+    if not 200 <= response.status_code < 300:
+        return response
+    body = webhooks.reveal(json.loads(response.body))
+    return json_response(response.status_code, body, {"Cache-Control": "no-store"})
 
 
 @logger.inject_lambda_context(clear_state=True)

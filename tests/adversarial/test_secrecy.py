@@ -468,3 +468,84 @@ def test_after_erasure_the_erased_values_are_nowhere_we_keep_and_no_log_ever_hel
     for person in erased:
         assert [value for value in person.values() if value.casefold() in haystack] == []
     assert all(value.casefold() in haystack for person in kept for value in person.values())
+
+
+def test_no_webhook_secret_is_left_anywhere(aws, clock, capsys):
+    """Webhook secrets are derived, never kept: after registrations, rotations, Idempotency-Key replays,
+    test events, sends, retries and dead letters, nothing the product leaves behind (table, stream,
+    queues, idempotency records, logs) holds a secret, in its `whsec_` form, as base64 or as hex; nor
+    any receiver's answer."""
+    from datetime import timedelta
+
+    from delivery_otp import wiring
+    from delivery_otp.observability import logger
+
+    from tests.support.receivers import RESPONSE_BODY_MARK, receiver
+
+    store = wiring.adapters().webhooks
+    for endpoint in store.endpoints():
+        store.remove(endpoint["id"])
+    table_name = aws["DeliveriesTable"]["Ref"]
+    stream_arn = boto3.client("dynamodb", region_name=REGION).describe_table(TableName=table_name)["Table"][
+        "LatestStreamArn"
+    ]
+    seen: list[dict[str, Any]] = []
+    _drain_stream(stream_arn, seen)
+    capture = _Capture()
+    capture.setFormatter(logger.registered_formatter)
+    watched = [logging.getLogger(), logging.getLogger(logger.name)]
+    for watched_logger in watched:
+        watched_logger.addHandler(capture)
+    secrets: list[str] = []
+
+    def post(route: str, endpoint_id: str | None, body: Any, key: str | None = None) -> dict[str, Any]:
+        headers = {"idempotency-key": key} if key else None
+        event = http_event("POST", route, endpoint_id, body, headers)
+        response = invoke("StorefrontFunction", event)
+        assert 200 <= response["statusCode"] < 300, response
+        return json.loads(response["body"])
+
+    def dispatch_all() -> None:
+        sqs = boto3.client("sqs", region_name=REGION)
+        queue = aws["WebhookDeliveryQueue"]["Ref"]
+        while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+            for m in messages:
+                invoke("WebhookDispatchFunction", {"Records": [{"messageId": m["MessageId"], "body": m["Body"]}]})
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+
+    try:
+        with receiver("fail") as failing, receiver() as fine:
+            key = str(uuid.uuid4())
+            created = post("/webhooks", None, {"url": failing.url}, key)
+            assert post("/webhooks", None, {"url": failing.url}, key) == created  # a replay, derived again
+            other = post("/webhooks", None, {"url": fine.url})
+            secrets += [created["secret"], other["secret"]]
+            rotate_key = str(uuid.uuid4())
+            rotated = post("/webhooks/{id}/secret/rotate", created["id"], {"keep_old_seconds": 600}, rotate_key)
+            assert post("/webhooks/{id}/secret/rotate", created["id"], {"keep_old_seconds": 600}, rotate_key) == rotated
+            secrets += [rotated["secret"], post("/webhooks/{id}/secret/rotate", other["id"], {})["secret"]]
+            for endpoint in (created, other):
+                post("/webhooks/{id}/test", endpoint["id"], {}, str(uuid.uuid4()))
+            event = {"specversion": "1.0", "id": str(uuid.uuid4()), "type": "delivery.delivered", "data": {}}
+            envelope = {"detail-type": event["type"], "source": "delivery-otp", "detail": event}
+            invoke("WebhookFanoutFunction", {"Records": [{"messageId": "m1", "body": json.dumps(envelope)}]})
+            dispatch_all()
+            for wait in [timedelta(seconds=5), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2)]:
+                clock.freeze(clock.now() + wait)
+                invoke("WebhookRetryFunction", {})
+                dispatch_all()
+            assert len(failing.received) >= 5 and fine.received
+    finally:
+        for watched_logger in watched:
+            watched_logger.removeHandler(capture)
+    stream_records = _drain_stream(stream_arn, seen)
+    haystack = _haystack(aws, stream_records, capture.lines, capsys.readouterr().out)
+    assert b"W#endpoints" in haystack and b"W#retry#" in haystack and b"W#log#" in haystack  # the search sees them
+
+    assert len(set(secrets)) == 4
+    for secret in secrets:
+        raw = base64.b64decode(secret.removeprefix("whsec_"))
+        for spelling in (secret, secret.removeprefix("whsec_"), raw.hex(), base64.urlsafe_b64encode(raw).decode()):
+            assert spelling.encode() not in haystack, f"a webhook secret is stored ({spelling[:12]}...)"
+        assert raw not in _digest_candidates(haystack)
+    assert RESPONSE_BODY_MARK.encode() not in haystack

@@ -44,6 +44,20 @@ def stack_log(stack_url):
     return lines
 
 
+@pytest.fixture
+def stack_sqs(stack_url):
+    """A client of the stack's own SQS (moto), at the address the stack names when it starts."""
+    import re
+
+    import boto3
+
+    found = re.search(r"AWS emulated by moto at (http://[0-9.:]+)", STACK_LOGS[stack_url].read_text(errors="replace"))
+    assert found, "the local stack names its moto endpoint when it starts"
+    return boto3.client(
+        "sqs", endpoint_url=found.group(1), region_name="eu-south-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+
+
 def _stack(auth: str):
     port = free_port()
     env = {**os.environ, "PORT": str(port), "LOCAL_AUTH": auth, "PYTHONUNBUFFERED": "1"}

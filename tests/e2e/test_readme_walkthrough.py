@@ -57,4 +57,6 @@ def test_the_readme_walkthrough_delivers_the_parcel(secure_stack_url):
     assert re.search(r'^\{"kind":"delegate","delegate_id":"dlg-1"\}$', out, re.M)  # the receipt after erasure
     assert '"SCHEDULED"\n"RETURNED"\n' in out  # the second order, sent back to its sender
     assert '["RETURNED","arn:aws:iam::123456789012:user/local-storefront"]' in out
+    # The webhook step: the receiver verified the signed test event.
+    assert re.search(r"^verified webhook\.test wh_[0-9a-f]{32} \{\"endpoint_id\": \"wh_", out, re.M)
     assert "Forbidden" not in out and "Unauthorized" not in out

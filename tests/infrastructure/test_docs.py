@@ -3,6 +3,7 @@ every document the README links to exists, and the behaviour page's module map n
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 
@@ -71,3 +72,19 @@ def test_the_events_page_quotes_every_example_the_mapping_makes():
     assert report in page, "rerun: python scripts/event_examples.py, and paste its output into docs/events.md"
     assert all(f"### `{kind}`" in page for kind in EVENT_TYPES)
     assert "## Webhooks" in page
+
+
+def test_the_signed_webhook_example_in_the_events_page_is_signed_as_it_says():
+    from datetime import UTC, datetime
+
+    from standardwebhooks import Webhook
+
+    page = (ROOT / "docs/events.md").read_text(encoding="utf-8")
+    secret = re.search(r"example secret `(whsec_[A-Za-z0-9+/=]+)`", page).group(1)
+    request = re.search(r"```http\n(.*?)\n```", page, re.S).group(1)
+    head, body = request.split("\n\n", 1)
+    headers = dict(line.split(": ", 1) for line in head.splitlines()[1:])
+    when = datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC)
+    assert Webhook(secret).sign(headers["webhook-id"], when, body) == headers["webhook-signature"]
+    event = json.loads(body)
+    assert event["id"] == headers["webhook-id"] and event["specversion"] == "1.0"

@@ -41,6 +41,13 @@ STOREFRONT = {
     # Held parcels and returns.
     ("POST", "/deliveries/{id}/release"): {"200", "404", "409", "413", "422"},
     ("POST", "/deliveries/{id}/return"): {"200", "404", "409"},
+    # Webhook endpoints.
+    ("POST", "/webhooks"): {"201", "400", "409", "413", "422"},
+    ("GET", "/webhooks"): {"200"},
+    ("DELETE", "/webhooks/{id}"): {"200", "404"},
+    ("POST", "/webhooks/{id}/secret/rotate"): {"200", "404", "422"},
+    ("POST", "/webhooks/{id}/test"): {"202", "404"},
+    ("GET", "/webhooks/{id}/deliveries"): {"200", "404"},
 }
 PUBLIC = {("GET", "/.well-known/jwks.json"): {"200"}}
 COURIER = {
@@ -404,6 +411,23 @@ def test_the_registration_example_is_the_spec_example(doc):
     check = _validator(doc, _pointer("components", "schemas", "Registration"))
     assert not check.is_valid(example | {"order_value": {"amount": 349.9, "currency": "EUR"}}), "a number is refused"
     assert check.is_valid(example | {"gift_wrap": True}), "unknown fields are ignored"
+
+
+def test_what_we_send_to_webhooks_is_described_as_openapi_webhooks(doc):
+    (item,) = doc["webhooks"].values()
+    headers = {p["name"] for p in item["post"]["parameters"] if p["in"] == "header"}
+    assert headers == {"webhook-id", "webhook-timestamp", "webhook-signature"}
+    event = _schema(doc, "CloudEvent")
+    assert {"specversion", "id", "source", "type", "time", "subject", "datacontenttype", "data"} <= set(
+        event["required"]
+    )
+
+
+def test_the_subscribable_event_types_are_the_ones_the_code_accepts(doc):
+    from delivery_otp.webhooks import EVENT_TYPES
+
+    listed = _schema(doc, "WebhookRegistration")["properties"]["event_types"]["items"]["enum"]
+    assert set(listed) == EVENT_TYPES
 
 
 def test_the_readme_points_at_this_file():

@@ -42,6 +42,12 @@ SPEC_ROUTES = {
     ("GET", "/.well-known/jwks.json"),
     ("POST", "/deliveries/{id}/release"),
     ("POST", "/deliveries/{id}/return"),
+    ("POST", "/webhooks"),
+    ("GET", "/webhooks"),
+    ("DELETE", "/webhooks/{id}"),
+    ("POST", "/webhooks/{id}/secret/rotate"),
+    ("POST", "/webhooks/{id}/test"),
+    ("GET", "/webhooks/{id}/deliveries"),
 }
 # Open to anyone on purpose: the key that checks receipts.
 PUBLIC_ROUTES = {("GET", "/.well-known/jwks.json")}
@@ -56,7 +62,20 @@ IDEMPOTENCY = {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "d
 # on-failure destinations. Widening a role is a deliberate change: it shows up here.
 ALLOWED_ACTIONS = {
     "RegisterFunction": IDEMPOTENCY | {"secretsmanager:GetSecretValue"},
-    "StorefrontFunction": IDEMPOTENCY | {"secretsmanager:GetSecretValue"},
+    # sqs:SendMessage: a webhook.test message straight onto the webhook delivery queue.
+    "StorefrontFunction": IDEMPOTENCY | {"secretsmanager:GetSecretValue", "sqs:SendMessage"},
+    # Reads the endpoints (one item) and queues one message per (event, endpoint).
+    "WebhookFanoutFunction": {"dynamodb:GetItem", "sqs:SendMessage"},
+    # The endpoint, its attempt log, a waiting retry; the key to sign with; the dead letters.
+    "WebhookDispatchFunction": {
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:PutItem",
+        "secretsmanager:GetSecretValue",
+        "sqs:SendMessage",
+    },
+    # Due retries from the due index, read, queued and forgotten.
+    "WebhookRetryFunction": {"dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:DeleteItem", "sqs:SendMessage"},
     "VerifyFunction": IDEMPOTENCY | {"dynamodb:ConditionCheckItem", "secretsmanager:GetSecretValue"},
     "AttemptFunction": IDEMPOTENCY | {"secretsmanager:GetSecretValue"},
     "RotationFunction": {"sqs:SendMessage"},
@@ -520,6 +539,12 @@ def test_the_routes_go_to_the_functions_that_own_them() -> None:
         "GET /.well-known/jwks.json": "StorefrontFunction",
         "POST /deliveries/{id}/release": "StorefrontFunction",
         "POST /deliveries/{id}/return": "StorefrontFunction",
+        "POST /webhooks": "StorefrontFunction",
+        "GET /webhooks": "StorefrontFunction",
+        "DELETE /webhooks/{id}": "StorefrontFunction",
+        "POST /webhooks/{id}/secret/rotate": "StorefrontFunction",
+        "POST /webhooks/{id}/test": "StorefrontFunction",
+        "GET /webhooks/{id}/deliveries": "StorefrontFunction",
     }
 
 
@@ -616,7 +641,7 @@ def test_every_function_may_do_only_what_it_needs(name: str) -> None:
 
 
 def test_only_the_functions_that_derive_codes_can_read_the_code_key() -> None:
-    readers: dict[str, set[str]] = {"CodeKeySecret": set(), "ReceiptKeySecret": set()}
+    readers: dict[str, set[str]] = {"CodeKeySecret": set(), "ReceiptKeySecret": set(), "WebhookSecretKey": set()}
     for name in functions():
         for statement in _statements(name):
             if any(a.startswith("secretsmanager:") for a in _as_list(statement["Action"])):
@@ -626,6 +651,8 @@ def test_only_the_functions_that_derive_codes_can_read_the_code_key() -> None:
     assert readers["CodeKeySecret"] == CODE_KEY_READERS
     # The ones that sign receipts: the receipt route, and the publisher of a delivered event.
     assert readers["ReceiptKeySecret"] == {"StorefrontFunction", "EventPublisherFunction"}
+    # Shows a webhook's secret (storefront) and signs with it (dispatcher); nothing that handles codes.
+    assert readers["WebhookSecretKey"] == {"StorefrontFunction", "WebhookDispatchFunction"}
 
 
 def test_the_rotation_queries_only_the_due_index() -> None:
@@ -781,6 +808,8 @@ def test_every_queue_is_encrypted_and_keeps_messages_two_weeks() -> None:
         "EventPublisherDeadLetterQueue",
         "WebhookEventsQueue",
         "WebhookEventsDeadLetterQueue",
+        "WebhookDeliveryQueue",
+        "WebhookDeadLetterQueue",
     }
     for props in (q["Properties"] for q in queues.values()):
         assert props["SqsManagedSseEnabled"] is True
@@ -1006,3 +1035,69 @@ def test_local_courier_passwords_always_meet_the_pools_password_policy() -> None
         assert len(password) >= policy["MinimumLength"]
         for rule, pattern in rules.items():
             assert not policy.get(rule) or re.search(pattern, password), (rule, password)
+
+
+# --------------------------------------------------------------------------------------------------
+# Webhooks
+# --------------------------------------------------------------------------------------------------
+
+
+def _sqs_event(name: str) -> dict[str, Any]:
+    (event,) = [e["Properties"] for e in functions()[name]["Events"].values() if e["Type"] == "SQS"]
+    return event
+
+
+def test_webhooks_fan_out_from_the_events_queue_to_one_message_per_endpoint_sent_alone() -> None:
+    fanout, dispatch = _sqs_event("WebhookFanoutFunction"), _sqs_event("WebhookDispatchFunction")
+
+    assert _refers_to(fanout["Queue"], "WebhookEventsQueue")
+    assert _refers_to(dispatch["Queue"], "WebhookDeliveryQueue")
+    assert fanout["FunctionResponseTypes"] == dispatch["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # One message per invocation, many at once: a hanging endpoint holds up only its own message.
+    assert dispatch["BatchSize"] == 1
+    assert dispatch["ScalingConfig"]["MaximumConcurrency"] >= 10
+    for queue, dead in (
+        ("WebhookEventsQueue", "WebhookEventsDeadLetterQueue"),
+        ("WebhookDeliveryQueue", "WebhookDeadLetterQueue"),
+    ):
+        props = _props(queue)
+        assert _refers_to(props["RedrivePolicy"]["deadLetterTargetArn"], dead)
+        consumer = "WebhookFanoutFunction" if queue == "WebhookEventsQueue" else "WebhookDispatchFunction"
+        assert props["VisibilityTimeout"] >= 6 * int(functions()[consumer]["Timeout"])
+
+
+def test_the_dispatcher_outlives_one_send_and_dead_letters_where_it_is_told() -> None:
+    from delivery_otp.adapters.webhook_http import TIMEOUT_SECONDS
+
+    dispatch = functions()["WebhookDispatchFunction"]
+    assert int(dispatch["Timeout"]) >= 2 * TIMEOUT_SECONDS
+    assert _refers_to(dispatch["Environment"]["Variables"]["WEBHOOK_DEAD_LETTER_QUEUE_URL"], "WebhookDeadLetterQueue")
+
+
+def test_webhook_retries_are_swept_every_minute_from_the_due_index_only() -> None:
+    (event,) = functions()["WebhookRetryFunction"]["Events"].values()
+    assert event["Type"] == "ScheduleV2"
+    schedule = parse_schedule_expression(event["Properties"]["ScheduleExpression"])
+    assert longest_gap_minutes(schedule) <= 1
+    queried = [
+        r
+        for s in _statements("WebhookRetryFunction")
+        if "dynamodb:Query" in _as_list(s["Action"])
+        for r in _as_list(s["Resource"])
+    ]
+    assert [r["Fn::Sub"] for r in queried] == ["${DeliveriesTable.Arn}/index/due-index"]
+
+
+def test_the_webhook_secret_key_is_a_generated_secret_of_its_own_kept_on_delete() -> None:
+    secret = _resource("WebhookSecretKey")
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert secret["DeletionPolicy"] == "Retain"
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 64
+
+
+def test_the_dispatcher_may_run_as_many_at_once_as_its_queue_mapping_asks() -> None:
+    dispatch = functions()["WebhookDispatchFunction"]
+    assert (
+        int(dispatch["ReservedConcurrentExecutions"])
+        >= _sqs_event("WebhookDispatchFunction")["ScalingConfig"]["MaximumConcurrency"]
+    )

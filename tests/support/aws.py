@@ -50,6 +50,8 @@ def moto_with_template(suffix: str, server: Callable[[int], Any] = start_moto) -
         for props in functions().values():
             env.update(function_environment(props, refs))
         os.environ.update(env)
+        # As on the local stack: the tests' webhook receivers listen on http://127.0.0.1:PORT.
+        os.environ["WEBHOOK_ALLOW_LOCAL_HTTP"] = "true"
         refs["endpoint"] = {"Ref": endpoint}
         yield refs
     finally:

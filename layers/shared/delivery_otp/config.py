@@ -64,6 +64,11 @@ class Settings:
     receipt_key_secret_id: str | None = None
     rotation_queue_url: str | None = None
     event_bus_name: str | None = None
+    webhook_secret_key_id: str | None = None
+    webhook_delivery_queue_url: str | None = None
+    webhook_dead_letter_queue_url: str | None = None
+    # Only the local stack turns this on: webhooks may then also go to http://127.0.0.1:PORT.
+    webhook_allow_local_http: bool = False
 
     def threshold(self, currency: str, country: str) -> Decimal | None:
         return self.code_thresholds.get(f"{currency}:{country}", self.code_thresholds.get(currency))
@@ -89,6 +94,13 @@ def _required(name: str) -> str:
 
 def _optional(name: str) -> str | None:
     return os.environ.get(name, "").strip() or None
+
+
+def _flag(name: str) -> bool:
+    raw = (_optional(name) or "false").lower()
+    if raw not in ("true", "false"):
+        raise ConfigurationError(f"environment variable {name} must be true or false, not {raw!r}")
+    return raw == "true"
 
 
 def _thresholds(raw: str) -> dict[str, Decimal]:
@@ -129,4 +141,8 @@ def settings() -> Settings:
         receipt_key_secret_id=_optional("RECEIPT_KEY_SECRET_ID"),
         rotation_queue_url=_optional("ROTATION_QUEUE_URL"),
         event_bus_name=_optional("EVENT_BUS_NAME"),
+        webhook_secret_key_id=_optional("WEBHOOK_SECRET_KEY_ID"),
+        webhook_delivery_queue_url=_optional("WEBHOOK_DELIVERY_QUEUE_URL"),
+        webhook_dead_letter_queue_url=_optional("WEBHOOK_DEAD_LETTER_QUEUE_URL"),
+        webhook_allow_local_http=_flag("WEBHOOK_ALLOW_LOCAL_HTTP"),
     )

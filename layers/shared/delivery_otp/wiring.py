@@ -14,11 +14,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from delivery_otp.adapters.deliveries import DeliveryRepository
     from delivery_otp.adapters.event_bus import EventBus
+    from delivery_otp.adapters.queues import Queues
     from delivery_otp.adapters.secrets import CodeKeySource
     from delivery_otp.adapters.ses import Mailer
     from delivery_otp.adapters.suppression import SuppressionList
     from delivery_otp.adapters.table import Table
+    from delivery_otp.adapters.webhook_http import HttpSender
+    from delivery_otp.adapters.webhook_store import WebhookStore
     from delivery_otp.clock import Clock
+    from delivery_otp.ssrf import Resolver
 
 
 class Adapters:
@@ -126,6 +130,57 @@ class Adapters:
 
         return self._get("mailer", build)
 
+    @property
+    def webhooks(self) -> WebhookStore:
+        def build() -> WebhookStore:
+            from delivery_otp.adapters.webhook_store import WebhookStore
+
+            return WebhookStore(self.table)
+
+        return self._get("webhooks", build)
+
+    @property
+    def webhook_keys(self) -> CodeKeySource:
+        """The key webhook secrets are derived from: a secret of its own, read by the storefront (to show
+        a secret) and the dispatcher (to sign), by no function that handles codes only."""
+
+        def build() -> CodeKeySource:
+            from delivery_otp.adapters.secrets import SecretsManagerKeySource
+            from delivery_otp.config import settings
+
+            return SecretsManagerKeySource(settings().need("webhook_secret_key_id"))
+
+        return self._get("webhook_keys", build)
+
+    @property
+    def queues(self) -> Queues:
+        def build() -> Queues:
+            from delivery_otp.adapters.queues import Queues
+
+            return Queues()
+
+        return self._get("queues", build)
+
+    @property
+    def webhook_sender(self) -> HttpSender:
+        def build() -> HttpSender:
+            from delivery_otp.adapters.webhook_http import HttpSender
+
+            return HttpSender()
+
+        return self._get("webhook_sender", build)
+
+    @property
+    def resolver(self) -> Resolver:
+        """Host names to addresses for the webhook URL guard (the tests put in their own)."""
+
+        def build() -> Resolver:
+            from delivery_otp.ssrf import system_resolver
+
+            return system_resolver
+
+        return self._get("resolver", build)
+
 
 _adapters = Adapters()
 
@@ -135,8 +190,8 @@ def adapters() -> Adapters:
 
 
 def override(**replacements: Any) -> None:
-    """Put in adapters by name (clock, table, deliveries, suppression, keys, mailer, event_bus): tests and the local
-    stack only."""
+    """Put in adapters by name (clock, table, deliveries, suppression, keys, mailer, event_bus, webhooks,
+    queues, webhook_sender, resolver, ...): tests and the local stack only."""
     _adapters.set(**replacements)
 
 
