@@ -84,7 +84,8 @@ def test_the_test_route_reaches_its_endpoint_only(webhooks) -> None:
         (got,) = a.wait_for(1, timeout_s=10)
         assert Webhook(to_a["secret"]).verify(got.body, got.headers)["type"] == "webhook.test"
         requests.post(f"{webhooks}/local/schedules/run", timeout=60)  # everything queued is handled by now
-        assert b.received == []
+        # b may get other tests' delivery events (the stack is shared); never this endpoint's test event.
+        assert [json.loads(r.body)["type"] for r in b.received if json.loads(r.body)["type"] == "webhook.test"] == []
 
 
 def test_an_endpoint_that_hangs_does_not_delay_another(webhooks, stack_sqs) -> None:

@@ -207,6 +207,7 @@ def test_the_storefront_returns_a_parcel_and_nothing_more_happens_to_it(clock, s
     code = reads.current_code(delivery_id)["code"]
 
     assert holds.return_to_sender(delivery_id)["status"] == "RETURNED"
+    returned_at = clock.now()
     assert holds.return_to_sender(delivery_id)["status"] == "RETURNED"
 
     answer = verification.verify(delivery_id, {"code": code}, courier())
@@ -225,7 +226,9 @@ def test_the_storefront_returns_a_parcel_and_nothing_more_happens_to_it(clock, s
     night(clock, "2026-11-24")
     rotate(delivery_id)
     item = adapters().deliveries.get(delivery_id)
-    assert (item.status, int(item.issue_number), item.due_at, item.code_mac) == ("RETURNED", 1, None, None)
+    # Not rotated: it stays in the index only until its personal data is due for erasure.
+    erase_at = int((returned_at + timedelta(days=90)).timestamp())
+    assert (item.status, int(item.issue_number), item.due_at, item.code_mac) == ("RETURNED", 1, erase_at, None)
     assert types(delivery_id).count("RETURNED") == 1
 
 
