@@ -69,7 +69,7 @@ def _at_once(calls: list) -> list:
 
 
 def _events(base: str) -> list[tuple[str, int | None, str | None]]:
-    answer = requests.get(f"{base}/events", timeout=5).json()["events"]
+    answer = requests.get(f"{base}/events", timeout=30).json()["events"]
     return [(e["type"], e["issue_number"], e["outcome"]) for e in answer]
 
 

@@ -23,7 +23,7 @@ def mailbox(url: str, to: str, count: int, deadline_s: float = 10.0) -> list[dic
     """Emails are asynchronous (stream consumer): poll until `count` arrived or the deadline passes."""
     end = time.monotonic() + deadline_s
     while True:
-        messages = requests.get(f"{url}/local/mailbox", params={"to": to}, timeout=5).json()["messages"]
+        messages = requests.get(f"{url}/local/mailbox", params={"to": to}, timeout=60).json()["messages"]
         if len(messages) >= count or time.monotonic() > end:
             return messages
         time.sleep(0.1)
