@@ -4,8 +4,10 @@ Cold start (fresh interpreters importing each handler vs. importing boto3 and cr
 work per request (AWS calls counted with a botocore hook against moto), client-side CPU of a
 verification with the network removed (vs. one bare update_item), and the nightly rotation at scale
 (vs. writing the same items with BatchWriteItem), then the same rotation on a diagnostic server variant
-that answers attribute values without walking each through the API model (see `bench.server`).
-BENCH_ROTATION_N sets the rotation's size.
+that answers attribute values without walking each through the API model (see `bench.server`), and
+webhooks on the local stack: a state change's first webhook attempt (vs. a GET round trip to the same
+stack) and messages per event per endpoint (see `bench.webhooks`).
+BENCH_ROTATION_N sets the rotation's size, BENCH_WEBHOOK_ROUNDS the webhook rounds.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import time
 from typing import Any
 
 import bench  # noqa: F401 - puts the layer on the path
-from bench import coldstart, cpu, rotation, work
+from bench import coldstart, cpu, rotation, webhooks, work
 
 
 def main() -> None:
@@ -66,6 +68,15 @@ def main() -> None:
         f" (on moto {rot['read_write_back_s'] / rot['floor_s']:.2f}x)"
     )
     figures["rotation_plain_attribute_values"] = plain
+
+    rounds = int(os.environ.get("BENCH_WEBHOOK_ROUNDS", "15"))
+    print(
+        f"== Webhooks on the local stack: {rounds} registrations, two endpoints;"
+        " reference: GET /deliveries/{id} to the same stack"
+    )
+    hooks = webhooks.measure(rounds)
+    webhooks.report(hooks)
+    figures["webhooks"] = hooks
 
     print(f"== done in {time.perf_counter() - started:.0f} s")
     if os.environ.get("BENCH_JSON"):
