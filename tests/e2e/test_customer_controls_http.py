@@ -27,32 +27,32 @@ def test_resend_rotate_and_reschedule_reach_the_mailbox(stack_url):
     assert requests.post(f"{stack_url}/deliveries", json=body, timeout=10).status_code == 201
 
     def code() -> str:
-        return requests.get(f"{base}/code", timeout=5).json()["code"]
+        return requests.get(f"{base}/code", timeout=30).json()["code"]
 
     first = code()
     assert len(mailbox(stack_url, email, 1)) == 1  # the first email is out before the resend is asked
-    resent = requests.post(f"{base}/code/resend", timeout=5)
+    resent = requests.post(f"{base}/code/resend", timeout=30)
     assert resent.status_code == 200 and resent.json()["resends_left_today"] == 2
     mails = mailbox(stack_url, email, 2)
     assert len(mails) == 2 and first in mails[1]["text"]
 
-    rotated = requests.post(f"{base}/code/rotate", timeout=5)
+    rotated = requests.post(f"{base}/code/rotate", timeout=30)
     assert rotated.status_code == 200 and rotated.json()["issue_number"] == 2
     second = code()
     mails = mailbox(stack_url, email, 3)
     assert len(mails) == 3 and second in mails[2]["text"]
 
-    moved = requests.put(f"{base}/schedule", json={"delivery_date": "2026-11-25"}, timeout=5)
+    moved = requests.put(f"{base}/schedule", json={"delivery_date": "2026-11-25"}, timeout=30)
     assert moved.status_code == 200 and moved.json()["delivery_date"] == "2026-11-25"
     third = code()
     mails = mailbox(stack_url, email, 4)
     assert len(mails) == 4 and third in mails[3]["text"]
 
     for _ in range(2):
-        assert requests.post(f"{base}/code/resend", timeout=5).status_code == 200
-    refused = requests.post(f"{base}/code/resend", timeout=5)
+        assert requests.post(f"{base}/code/resend", timeout=30).status_code == 200
+    refused = requests.post(f"{base}/code/resend", timeout=30)
     assert refused.status_code == 429 and refused.json()["error"]["code"] == "TOO_MANY_RESENDS"
-    types = [e["type"] for e in requests.get(f"{base}/events", timeout=5).json()["events"]]
+    types = [e["type"] for e in requests.get(f"{base}/events", timeout=30).json()["events"]]
     assert types.count("CODE_RESENT") == 3 and "ROTATED" in types and "RESCHEDULED" in types
 
 
@@ -126,11 +126,11 @@ def test_a_wrong_code_at_the_door_alerts_the_recipient_once(stack_url):
     body = factories.registration(recipient={"email": email, "name": "Anna Weber", "locale": "de-DE"})
     base = f"{stack_url}/deliveries/{body['delivery_id']}"
     assert requests.post(f"{stack_url}/deliveries", json=body, timeout=10).status_code == 201
-    code = requests.get(f"{base}/code", timeout=5).json()["code"]
+    code = requests.get(f"{base}/code", timeout=30).json()["code"]
     assert len(mailbox(stack_url, email, 1)) == 1
     for guess in ("000000", "999999"):
         if guess != code:
-            assert requests.post(f"{base}/verifications", json={"code": guess}, timeout=5).status_code == 403
+            assert requests.post(f"{base}/verifications", json={"code": guess}, timeout=30).status_code == 403
     mails = mailbox(stack_url, email, 2)
     alerts = [m for m in mails if "falscher Zustellcode" in m["subject"]]
     assert len(mails) == 2 and len(alerts) == 1
@@ -153,11 +153,11 @@ def test_a_bounce_reported_by_ses_stops_the_emails_on_the_local_stack(stack_url)
     event["Records"][0]["Sns"]["Message"] = json.dumps(notice)
     invoked = requests.post(f"{stack_url}/local/invoke/BounceFunction", json=event, timeout=10)
     assert invoked.status_code == 200 and invoked.json() == {"marked": 1, "ignored": 0}
-    assert requests.get(base, timeout=5).json()["email_undeliverable"] is True
-    assert requests.post(f"{base}/code/resend", timeout=5).status_code == 200
-    assert requests.post(f"{base}/code/rotate", timeout=5).status_code == 200
+    assert requests.get(base, timeout=30).json()["email_undeliverable"] is True
+    assert requests.post(f"{base}/code/resend", timeout=30).status_code == 200
+    assert requests.post(f"{base}/code/rotate", timeout=30).status_code == 200
     assert len(mailbox(stack_url, email, 2, deadline_s=2)) == 1  # nothing more reached the address
-    assert requests.get(f"{base}/code", timeout=5).status_code == 200  # the storefront shows the code itself
+    assert requests.get(f"{base}/code", timeout=30).status_code == 200  # the storefront shows the code itself
 
 
 def _mailed_code(message: dict) -> str:
@@ -172,10 +172,10 @@ def test_delegates_get_their_own_codes_and_the_receipt_names_who_received(stack_
     body = factories.registration(recipient={"email": owner, "name": "Giulia Rossi", "locale": "it-IT"})
     base = f"{stack_url}/deliveries/{body['delivery_id']}"
     assert requests.post(f"{stack_url}/deliveries", json=body, timeout=10).status_code == 201
-    owner_code = requests.get(f"{base}/code", timeout=5).json()["code"]
+    owner_code = requests.get(f"{base}/code", timeout=30).json()["code"]
 
     def name(person: dict, key: str) -> dict:
-        answer = requests.post(f"{base}/delegates", json=person, headers={"Idempotency-Key": key}, timeout=5)
+        answer = requests.post(f"{base}/delegates", json=person, headers={"Idempotency-Key": key}, timeout=30)
         assert answer.status_code == 201, answer.text
         return answer.json()
 
@@ -184,7 +184,7 @@ def test_delegates_get_their_own_codes_and_the_receipt_names_who_received(stack_
     assert name({"name": "Marco Bianchi", "email": neighbour}, key) == marco  # a retry names nobody new
     sophie = name({"name": "Sophie Martin", "email": colleague, "locale": "fr-FR"}, str(uuid.uuid4()))
     assert (marco["delegate_id"], sophie["delegate_id"]) == ("dlg-1", "dlg-2")
-    bad = requests.post(f"{base}/delegates", json={"name": "X", "email": "nope"}, timeout=5)
+    bad = requests.post(f"{base}/delegates", json={"name": "X", "email": "nope"}, timeout=30)
     assert bad.status_code == 422 and bad.json()["error"]["message"].startswith("email:")
 
     [to_marco] = mailbox(stack_url, neighbour, 1)
@@ -194,29 +194,29 @@ def test_delegates_get_their_own_codes_and_the_receipt_names_who_received(stack_
     assert len({owner_code, marco_code, sophie_code}) == 3
 
     # "My code leaked": every live code is renewed and mailed again; the old ones die.
-    assert requests.post(f"{base}/code/rotate", timeout=5).status_code == 200
+    assert requests.post(f"{base}/code/rotate", timeout=30).status_code == 200
     marco_code = _mailed_code(mailbox(stack_url, neighbour, 2)[1])
     sophie_old, sophie_code = sophie_code, _mailed_code(mailbox(stack_url, colleague, 2)[1])
     assert sophie_code != sophie_old
 
-    revoked = requests.delete(f"{base}/delegates/{sophie['delegate_id']}", timeout=5)
+    revoked = requests.delete(f"{base}/delegates/{sophie['delegate_id']}", timeout=30)
     assert revoked.status_code == 200 and revoked.json()["status"] == "REVOKED"
-    assert requests.delete(f"{base}/delegates/dlg-9", timeout=5).status_code == 404
-    shown = requests.get(base, timeout=5).json()["delegates"]
+    assert requests.delete(f"{base}/delegates/dlg-9", timeout=30).status_code == 404
+    shown = requests.get(base, timeout=30).json()["delegates"]
     assert [(d["delegate_id"], d["status"]) for d in shown] == [("dlg-1", "ACTIVE"), ("dlg-2", "REVOKED")]
     verify = f"{base}/verifications"
-    assert requests.post(verify, json={"code": sophie_code, "device_id": "d-1"}, timeout=5).status_code == 403
+    assert requests.post(verify, json={"code": sophie_code, "device_id": "d-1"}, timeout=30).status_code == 403
 
-    opened = requests.post(verify, json={"code": marco_code, "device_id": "d-1"}, timeout=5)
+    opened = requests.post(verify, json={"code": marco_code, "device_id": "d-1"}, timeout=30)
     assert opened.status_code == 200 and opened.json()["result"] == "ACCEPTED"
-    again = requests.post(verify, json={"code": owner_code, "device_id": "d-1"}, timeout=5)
+    again = requests.post(verify, json={"code": owner_code, "device_id": "d-1"}, timeout=30)
     assert again.status_code == 409  # all the codes open the parcel once in total
-    receipt = requests.get(f"{base}/receipt", timeout=5).json()
-    keys = KeySet.import_key_set(requests.get(f"{stack_url}/.well-known/jwks.json", timeout=5).json())
+    receipt = requests.get(f"{base}/receipt", timeout=30).json()
+    keys = KeySet.import_key_set(requests.get(f"{stack_url}/.well-known/jwks.json", timeout=30).json())
     signed = json.loads(jws.deserialize_compact(receipt["receipt"], keys, algorithms=["Ed25519"]).payload)
     assert signed["received_by"] == {"kind": "delegate", "delegate_id": "dlg-1"}
     assert signed == receipt["claims"] and signed["sub"] == body["delivery_id"]
-    delivered = [e for e in requests.get(f"{base}/events", timeout=5).json()["events"] if e["type"] == "DELIVERED"]
+    delivered = [e for e in requests.get(f"{base}/events", timeout=30).json()["events"] if e["type"] == "DELIVERED"]
     assert [e["outcome"] for e in delivered] == ["delegate:dlg-1"]
 
 
@@ -228,7 +228,7 @@ def test_the_code_email_as_received_is_accessible_in_each_language(stack_url, lo
     email = f"a11y-{uuid.uuid4().hex[:8]}@example.com"
     body = factories.registration(recipient={"email": email, "name": "Kim Lee", "locale": locale})
     assert requests.post(f"{stack_url}/deliveries", json=body, timeout=10).status_code == 201
-    code = requests.get(f"{stack_url}/deliveries/{body['delivery_id']}/code", timeout=5).json()["code"]
+    code = requests.get(f"{stack_url}/deliveries/{body['delivery_id']}/code", timeout=30).json()["code"]
     [message] = mailbox(stack_url, email, 1)
     assert f"    {code}" in message["text"].splitlines()  # the plain 6 digits, alone on a line
     assert f'<html lang="{locale[:2]}">' in message["html"]
