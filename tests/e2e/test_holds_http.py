@@ -21,7 +21,17 @@ def wrong(code: str) -> str:
     return f"{(int(code) + 1) % 1_000_000:06d}"
 
 
-def test_a_locked_parcel_is_released_then_returned_and_nothing_more_is_mailed(stack_url):
+@pytest.fixture(scope="module")
+def own_stack_url():
+    """A stack of its own: on the shared one this test's emails were at times held up behind what earlier
+    tests left on the table's stream (not yet understood); its own stack keeps it to itself."""
+    from tests.e2e.conftest import _stack
+
+    yield from _stack("off")
+
+
+def test_a_locked_parcel_is_released_then_returned_and_nothing_more_is_mailed(own_stack_url):
+    stack_url = own_stack_url
     set_clock(stack_url, "2026-11-23T09:00:00+01:00")
     email = f"sara-{uuid.uuid4().hex[:8]}@example.com"
     body = factories.registration(recipient={"email": email, "name": "Sara Neri", "locale": "it-IT"})
@@ -39,7 +49,7 @@ def test_a_locked_parcel_is_released_then_returned_and_nothing_more_is_mailed(st
     assert released.status_code == again.status_code == 200 and released.json() == again.json()
     assert released.json()["issue_number"] == 2 and released.json()["wrong_attempts_left"] == 5
     second = requests.get(f"{base}/code", timeout=5).json()["code"]
-    mails = mailbox(stack_url, email, 3)  # the first code, the wrong-code alert, the released code
+    mails = mailbox(stack_url, email, 3, deadline_s=30)  # the first code, the wrong-code alert, the released code
     assert len(mails) == 3 and any(second in m["text"] for m in mails)
     not_held = requests.post(f"{base}/release", json={"delivery_date": "2026-11-24"}, timeout=5)
     assert not_held.status_code == 409
