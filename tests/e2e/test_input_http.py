@@ -45,7 +45,9 @@ def test_a_device_id_with_an_unpaired_surrogate_cannot_break_a_deliverys_evidenc
     assert attempt.status_code == 422
     events = requests.get(f"{stack_url}/deliveries/{delivery_id}/events", timeout=5)
     assert events.status_code == 200
-    assert [e["type"] for e in events.json()["events"]] == ["REGISTERED", "CODE_ISSUED"]  # nothing counted
+    # Nothing counted (the code's email may have been marked meanwhile: it goes out on its own).
+    recorded = [e["type"] for e in events.json()["events"] if e["type"] != "EMAIL_SENT"]
+    assert recorded == ["REGISTERED", "CODE_ISSUED"]
     accepted = requests.post(verifications, json={"code": code, "device_id": "d-9"}, timeout=5)
     assert accepted.status_code == 200
     receipt = requests.get(f"{stack_url}/deliveries/{delivery_id}/receipt", timeout=5)
