@@ -7,7 +7,7 @@ VENV := .venv
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test unit integration infrastructure e2e lint validate build deploy bench clean redrive resend-emails
+.PHONY: catalogs browser run test unit integration infrastructure e2e lint validate build deploy bench clean redrive resend-emails
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m pip install --quiet --target .tools uv
@@ -16,10 +16,23 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen
 	touch $@
 
+# Wording (layers/shared/delivery_otp/locales): extract the messages of code and templates, merge them into
+# each language's catalog, compile the catalogs. Translate the new empty entries, then run it again.
+LOCALES := layers/shared/delivery_otp/locales
+catalogs: $(VENV)/.synced
+	$(VENV)/bin/pybabel extract -F babel.cfg --no-location --sort-output --omit-header -o $(LOCALES)/messages.pot .
+	$(VENV)/bin/pybabel update --no-fuzzy-matching --ignore-obsolete -i $(LOCALES)/messages.pot -d $(LOCALES) -D messages
+	$(VENV)/bin/pybabel compile -d $(LOCALES) -D messages
+
+# The browser tests drive Debian's Chromium through its ChromeDriver; installed here where missing.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
+
 run: $(VENV)/.synced
 	$(VENV)/bin/python -m local
 
-test: $(VENV)/.synced lint validate
+test: $(VENV)/.synced browser lint validate
 	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup tests
 
 unit integration infrastructure e2e: $(VENV)/.synced

@@ -67,6 +67,9 @@ class Settings:
     webhook_secret_key_id: str | None = None
     webhook_delivery_queue_url: str | None = None
     webhook_dead_letter_queue_url: str | None = None
+    # Where the links people open point (the recipient's page, the courier app's sign-in callback), no
+    # trailing slash: the shop's own domain when set, else the API's address.
+    public_base_url: str | None = None
     # Only the local stack turns this on: webhooks may then also go to http://127.0.0.1:PORT.
     webhook_allow_local_http: bool = False
 
@@ -144,5 +147,6 @@ def settings() -> Settings:
         webhook_secret_key_id=_optional("WEBHOOK_SECRET_KEY_ID"),
         webhook_delivery_queue_url=_optional("WEBHOOK_DELIVERY_QUEUE_URL"),
         webhook_dead_letter_queue_url=_optional("WEBHOOK_DEAD_LETTER_QUEUE_URL"),
+        public_base_url=(_optional("PUBLIC_BASE_URL") or "").rstrip("/") or None,
         webhook_allow_local_http=_flag("WEBHOOK_ALLOW_LOCAL_HTTP"),
     )

@@ -1,0 +1,75 @@
+"""The catalogs and templates everything people read is made from (delivery_otp.wording)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from delivery_otp import wording
+
+POT = wording.LOCALES / "messages.pot"
+
+
+def _catalog(language: str):
+    path = wording.LOCALES / language / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as handle:
+        return path, read_po(handle, locale=language)
+
+
+@pytest.mark.parametrize("language", wording.LANGUAGES)
+def test_the_committed_compiled_catalog_is_the_current_po_file(language):
+    """The layer ships the `.mo` files as committed: one left behind by an edited `.po` would show old wording."""
+    path, catalog = _catalog(language)
+    fresh = io.BytesIO()
+    write_mo(fresh, catalog)
+    assert path.with_suffix(".mo").read_bytes() == fresh.getvalue(), "run `make catalogs` and commit the .mo files"
+
+
+@pytest.mark.parametrize("language", [language for language in wording.LANGUAGES if language != "en"])
+def test_every_message_is_translated(language):
+    with POT.open("rb") as handle:
+        wanted = {message.id for message in read_po(handle) if message.id}
+    _, catalog = _catalog(language)
+    translated = {message.id for message in catalog if message.id and message.string and not message.fuzzy}
+    assert wanted, "the template of messages lists what code and templates ask for"
+    assert sorted(wanted - translated) == [], f"untranslated in {language}: run `make catalogs`, then translate"
+
+
+def test_every_language_has_one_catalog_and_nothing_else_is_there():
+    found = {path.parent.parent.name for path in Path(wording.LOCALES).glob("*/LC_MESSAGES/messages.po")}
+    assert found == set(wording.LANGUAGES)
+
+
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [
+        ("de-CH,de;q=0.9,en;q=0.8", "de"),
+        ("en-GB;q=0.5, fr;q=0.9", "fr"),
+        ("pt-BR, es;q=0.1", "es"),
+        ("ja", "en"),
+        ("", "en"),
+        (None, "en"),
+        ("it;q=0, de;q=0.2", "de"),
+        ("fr;q=abc, it", "it"),
+    ],
+)
+def test_the_page_language_follows_the_browser(header, language):
+    assert wording.language_from_header(header) == language
+
+
+@pytest.mark.parametrize(
+    ("locale", "language"), [("it-IT", "it"), ("de_CH", "de"), ("FR", "fr"), ("pt-PT", "en"), (None, "en")]
+)
+def test_the_language_of_a_locale(locale, language):
+    assert wording.language_of(locale) == language
+
+
+def test_templates_escape_what_callers_sent_and_speak_the_language():
+    env = wording.environment("it")
+    page = env.from_string('<p>{{ name }}</p><p>{{ _("Your delivery") }}</p>').render(name="<script>x</script>")
+    assert "&lt;script&gt;" in page and "<script>" not in page
+    assert "La tua consegna" in page
+    assert wording.gettext_in("de", "Your delivery") == "Ihre Lieferung"
