@@ -361,7 +361,9 @@ def fixed_costs(inputs: dict[str, Any]) -> dict[str, Figure]:
         "Lambda (workers, nothing due)": Figure(
             runs * shards * worker.value, f"{runs:,} x {shards} x ({worker.formula})"
         ),
-        "Secrets Manager": Figure(p["secret_month"], f"1 secret x ${p['secret_month']:g}"),
+        "Secrets Manager": Figure(
+            d["secrets"] * p["secret_month"], f"{d['secrets']} secrets x ${p['secret_month']:g}"
+        ),
     }
 
 

@@ -159,3 +159,10 @@ def test_the_publisher_is_bounded_by_its_concurrency_and_the_bus_by_the_putevent
     assert timing["publisher"].value == pytest.approx(expected)
     inputs["quotas"]["put_events_per_second"] /= 2
     assert million.events_time(inputs)["PutEvents quota"].value == pytest.approx(2 * timing["PutEvents quota"].value)
+
+
+def test_the_fixed_costs_count_every_secret_the_template_keeps(inputs):
+    from local.template import resources
+
+    kept = [name for name, r in resources().items() if r["Type"] == "AWS::SecretsManager::Secret"]
+    assert inputs["design"]["secrets"] == len(kept), kept
