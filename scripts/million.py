@@ -361,9 +361,7 @@ def fixed_costs(inputs: dict[str, Any]) -> dict[str, Figure]:
         "Lambda (workers, nothing due)": Figure(
             runs * shards * worker.value, f"{runs:,} x {shards} x ({worker.formula})"
         ),
-        "Secrets Manager": Figure(
-            d["secrets"] * p["secret_month"], f"{d['secrets']} secrets x ${p['secret_month']:g}"
-        ),
+        "Secrets Manager": Figure(d["secrets"] * p["secret_month"], f"{d['secrets']} secrets x ${p['secret_month']:g}"),
     }
 
 
