@@ -11,14 +11,11 @@ from typing import Any
 
 from delivery_otp import audit
 from delivery_otp.audit import Actor
-from delivery_otp.deliveries import assigned_to, code_dies, load, next_date, seen_by
-from delivery_otp.errors import Conflict, DependencyUnavailable, InvalidInput, StaleAttempt, unknown_delivery
+from delivery_otp.deliveries import assigned_to, code_dies, load, next_date, seen_by, write_on_fresh_state
+from delivery_otp.errors import Conflict, InvalidInput, StaleAttempt, unknown_delivery
 from delivery_otp.model import LOCKED, REQUEUED, SCHEDULED, DeliveryModel
 from delivery_otp.validation import ATTEMPT_OUTCOMES, is_delivery_id, optional_id
 from delivery_otp.wiring import adapters
-
-# A report that keeps losing races to other writes answers 503 rather than guessing.
-_MAX_WRITE_ROUNDS = 40
 
 
 def report_attempt(delivery_id: str, body: dict[str, Any], actor: Actor) -> dict[str, Any]:
@@ -33,9 +30,8 @@ def report_attempt(delivery_id: str, body: dict[str, Any], actor: Actor) -> dict
         raise InvalidInput("outcome", f"must be one of {', '.join(sorted(ATTEMPT_OUTCOMES))}")
     made_against = _issue_number(body)
     now = adapters().clock.now()
-    repository = adapters().deliveries
-    delivery = repository.get(delivery_id)
-    for _ in range(_MAX_WRITE_ROUNDS):
+
+    def plan(delivery: DeliveryModel) -> tuple[list[Any], Any] | None:
         delivery = seen_by(delivery_id, delivery, actor)
         if made_against is not None and made_against != int(delivery.issue_number):
             # Made offline against a code the night has replaced since: it must not kill the new one.
@@ -44,27 +40,20 @@ def report_attempt(delivery_id: str, body: dict[str, Any], actor: Actor) -> dict
                 f" the current one is {int(delivery.issue_number)}"
             )
         if delivery.status == REQUEUED:
-            break
+            return None
         if delivery.status not in (SCHEDULED, LOCKED):
             raise Conflict(f"delivery {delivery_id!r} is {delivery.status.lower()}: no attempt can be reported")
         # Read first (attempts are not on the door's critical path) so the audit names the code that died.
         issue = int(delivery.issue_number)
-        result = repository.update(
-            delivery_id,
-            [
-                DeliveryModel.status.set(REQUEUED),
-                # Counted towards the return to sender (an attempt counts when it requeued the delivery).
-                DeliveryModel.failed_attempts.add(1),
-                *code_dies(),
-                audit.record(audit.event("ATTEMPT_FAILED", now, actor, issue_number=issue or None, outcome=outcome)),
-            ],
-            DeliveryModel.status.is_in(SCHEDULED, LOCKED) & (DeliveryModel.issue_number == issue) & assigned_to(actor),
-        )
-        if result.applied:
-            break
-        delivery = result.item
-    else:
-        raise DependencyUnavailable("the delivery is changing too fast; try again")
+        return [
+            DeliveryModel.status.set(REQUEUED),
+            # Counted towards the return to sender (an attempt counts when it requeued the delivery).
+            DeliveryModel.failed_attempts.add(1),
+            *code_dies(),
+            audit.record(audit.event("ATTEMPT_FAILED", now, actor, issue_number=issue or None, outcome=outcome)),
+        ], DeliveryModel.status.is_in(SCHEDULED, LOCKED) & (DeliveryModel.issue_number == issue) & assigned_to(actor)
+
+    delivery = write_on_fresh_state(delivery_id, plan)
     return {"status": REQUEUED, "next_delivery_date": next_date(delivery, now).isoformat()}
 
 
