@@ -21,6 +21,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from delivery_otp import integration_events
 from delivery_otp.errors import Conflict, InvalidInput, NotFound
 from delivery_otp.ssrf import check_url
 from delivery_otp.wiring import adapters
@@ -32,28 +33,8 @@ LOG_RETENTION_SECONDS = 30 * 86400
 SECRET_MARKER = "secret_of"  # noqa: S105 - the name of a field, not a secret
 TEST_EVENT = "webhook.test"
 
-# What a storefront may subscribe to (no list: all of them).
-EVENT_TYPES = frozenset(
-    {
-        "delivery.registered",
-        "delivery.code_issued",
-        "delivery.code_sent",
-        "delivery.email_undeliverable",
-        "delivery.wrong_code",
-        "delivery.locked",
-        "delivery.on_hold",
-        "delivery.attempt_failed",
-        "delivery.rescheduled",
-        "delivery.delivered",
-        "delivery.cancelled",
-        "delivery.released",
-        "delivery.returned",
-        "delivery.personal_data_erased",
-        "delivery.delegate_added",
-        "delivery.delegate_revoked",
-        "courier.blocked",
-    }
-)
+# What a storefront may subscribe to (no list: all of them): every type the trail can yield.
+EVENT_TYPES = frozenset(integration_events.EVENT_TYPES)
 
 
 class TooManyWebhooks(Conflict):
