@@ -433,3 +433,19 @@ def test_the_subscribable_event_types_are_the_ones_the_code_accepts(doc):
 def test_the_readme_points_at_this_file():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "docs/openapi.yaml" in readme
+
+
+def test_no_key_is_defined_twice():
+    """YAML keeps the last of two equal keys without a word: a second definition would silently win."""
+
+    class Strict(yaml.SafeLoader):
+        pass
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+        keys = [loader.construct_object(key) for key, _ in node.value]
+        twice = sorted({str(k) for k in keys if keys.count(k) > 1})
+        assert not twice, f"defined twice at line {node.start_mark.line + 1}: {twice}"
+        return loader.construct_mapping(node)
+
+    Strict.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    yaml.load(OPENAPI_PATH.read_text(encoding="utf-8"), Loader=Strict)
