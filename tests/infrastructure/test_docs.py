@@ -88,3 +88,13 @@ def test_the_signed_webhook_example_in_the_events_page_is_signed_as_it_says():
     assert Webhook(secret).sign(headers["webhook-id"], when, body) == headers["webhook-signature"]
     event = json.loads(body)
     assert event["id"] == headers["webhook-id"] and event["specversion"] == "1.0"
+
+
+def test_every_template_parameter_is_documented():
+    from local.template import template
+
+    page = (ROOT / "docs/configuration.md").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8").split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    parameters = set(template()["Parameters"])
+    assert sorted(p for p in parameters if f"| `{p}` |" not in page) == [], "docs/configuration.md's table"
+    assert sorted(p for p in parameters if f"`{p}`" not in readme) == [], "the README's Configuration section"
