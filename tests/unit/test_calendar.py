@@ -173,9 +173,12 @@ def test_next_delivery_date_is_a_working_day_after_the_failed_day_that_has_not_e
         probe += timedelta(days=1)
 
 
-def test_the_verify_function_imports_neither_subdivisions_nor_holiday_calendars():
-    # The courier waits at the door through the verify function's cold start: geo data loads elsewhere.
-    assert modules_loaded_by("verify", ("pycountry", "holidays")) == set()
+def test_the_verify_function_imports_no_holiday_calendars_subdivisions_catalogs_or_templates():
+    # The courier waits at the door through the verify function's cold start: geo data, the wording's
+    # catalogs and the email and page templates load elsewhere.
+    forbidden = ("pycountry", "holidays", "jinja2", "markupsafe", "babel", "delivery_otp.wording")
+    forbidden += ("delivery_otp.email_render", "delivery_otp.alert_render", "delivery_otp.notifications")
+    assert modules_loaded_by("verify", forbidden) == set()
 
 
 @settings(max_examples=100, deadline=None)

@@ -549,3 +549,84 @@ def test_a_delegate_email_without_the_recipient_name_still_reads_whole(language)
     text = one_line(rendered.text)
     assert WORDING[language].neutral in text and "{" not in text and "  " not in text
     assert DELEGATE_WORDING[language][1] in text
+
+
+# --- the link to the holder's page -----------------------------------------------------------------
+
+LINK = "https://shop.example/r/Zm9vYmFyYmF6cXV4cXV1eA"
+# What each holder reads before the link, written here independently of the catalogs: the recipient's
+# page lets them see, resend, move and replace; a delegate's lets them see their code or decline.
+PAGE_WORDING = {
+    "it": ("Nella pagina della Sua consegna può vedere il codice", "può vedere il Suo codice, oppure rinunciare"),
+    "de": ("Auf der Seite Ihrer Zustellung können Sie Ihren Code ansehen", "Code ansehen oder absagen"),
+    "en": ("On your delivery page you can see your code", "see your code, or decline"),
+    "fr": ("Sur la page de votre livraison, vous pouvez afficher votre code", "ou vous désister"),
+    "es": ("En la página de su entrega puede ver su código", "o renunciar si no puede recibir"),
+}
+
+
+def _links(page: Page) -> list[Element]:
+    return page.find("a")
+
+
+@pytest.mark.parametrize("delegate_of", [None, "Maria Rossi"])
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_text_part_gives_the_page_link_alone_on_its_line_after_a_sentence_saying_what_it_is(language, delegate_of):
+    rendered = render(language, page_link=LINK, delegate_of=delegate_of)
+    lines = rendered.text.splitlines()
+    assert lines.count(LINK) == 1
+    sentence = lines[lines.index(LINK) - 1]
+    recipient_words, delegate_words = PAGE_WORDING[language]
+    assert (delegate_words if delegate_of is not None else recipient_words) in sentence
+    assert CODE not in sentence and f"    {CODE}" in lines  # the code stays in its own place, not by the link
+
+
+@pytest.mark.parametrize("delegate_of", [None, "Maria Rossi"])
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_html_part_links_the_page_with_words_that_say_where_it_leads(language, delegate_of):
+    rendered = render(language, page_link=LINK, delegate_of=delegate_of)
+    page = Page(rendered.html)
+    (link,) = _links(page)
+    assert link.attrs["href"] == LINK
+    words = one_line(link.content)
+    assert words and CODE not in words and GROUPED not in words
+    assert words.lower() not in {"click here", "here", LINK.lower()}
+    recipient_words, delegate_words = PAGE_WORDING[language]
+    assert (delegate_words if delegate_of is not None else recipient_words) in page.visible_text
+    assert contrast_ratio(link.style["color"], "#ffffff") >= 7
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_page_link_with_markup_characters_stays_one_attribute(language):
+    hostile = "https://shop.example/r/a\"b?x=1&y=<2>'c onmouseover=alert(1)".replace(" ", "%20")
+    rendered = render(language, page_link=hostile)
+    page = Page(rendered.html)
+    (link,) = _links(page)
+    assert link.attrs == {"href": hostile, "style": link.attrs["style"]}  # nothing leaked into other attributes
+    assert "&amp;y=" in rendered.html and 'a"b' not in rendered.html and "<2>" not in rendered.html
+    assert hostile in rendered.text.splitlines()  # the text part is not HTML: the address as it is
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_without_a_page_link_neither_part_mentions_the_page(language):
+    rendered = render(language)
+    recipient_words, _ = PAGE_WORDING[language]
+    assert _links(Page(rendered.html)) == []
+    assert "://" not in rendered.text and "href" not in rendered.html
+    assert recipient_words not in rendered.text and recipient_words not in rendered.html
+
+
+@pytest.mark.parametrize(
+    "link", ["javascript:alert(1)", "shop.example/r/abc", "https://shop.example/r/a b", "https://a.example/\nBcc: x"]
+)
+def test_a_page_link_that_is_not_one_web_address_is_refused(link):
+    with pytest.raises(ValueError):
+        render(page_link=link)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_ses_template_places_the_parts_with_a_page_link_exactly_as_rendered(language):
+    rendered = render(language, page_link=LINK + "?a=1&b=2")
+    template = _code_template()
+    assert ses_render(template["TextPart"], {"text": rendered.text}) == rendered.text
+    assert ses_render(template["HtmlPart"], {"html": rendered.html}) == rendered.html

@@ -10,6 +10,7 @@ waiting at a door.
 
 from __future__ import annotations
 
+import datetime
 import gettext
 from functools import cache
 from pathlib import Path
@@ -25,7 +26,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 def language_of(locale: str | None) -> str:
     """The language of a locale such as `it-IT`, `de_CH` or `fr`; English for any other."""
-    language = (locale or "").replace("_", "-").split("-", 1)[0].lower()
+    language = (locale or "").strip().replace("_", "-").split("-", 1)[0].lower()
     return language if language in LANGUAGES else FALLBACK_LANGUAGE
 
 
@@ -80,3 +81,55 @@ def gettext_in(language: str, message: str, **values: object) -> str:
     """One message in `language`, `%(name)s` placeholders filled (outside templates: subjects, headers)."""
     text = translations(language).gettext(message)
     return text % values if values else text
+
+
+def N_(message: str) -> str:
+    """Marks a message for `make catalogs` where it is written; it is translated where it is used."""
+    return message
+
+
+WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"), N_("Sunday"))
+MONTHS = (
+    N_("January"),
+    N_("February"),
+    N_("March"),
+    N_("April"),
+    N_("May"),
+    N_("June"),
+    N_("July"),
+    N_("August"),
+    N_("September"),
+    N_("October"),
+    N_("November"),
+    N_("December"),
+)
+
+
+def long_date(language: str, day: datetime.date) -> str:
+    """A day as each language writes it in a sentence ("Monday 23 November 2026", "lunedì 1º dicembre 2026")."""
+    catalog = translations(language)
+    number = catalog.pgettext("the first day of a month, written in a date", "1") if day.day == 1 else str(day.day)
+    pattern = catalog.pgettext("a date: Monday 23 November 2026", "%(weekday)s %(day)s %(month)s %(year)s")
+    return pattern % {
+        "weekday": catalog.gettext(WEEKDAYS[day.weekday()]),
+        "day": number,
+        "month": catalog.gettext(MONTHS[day.month - 1]),
+        "year": day.year,
+    }
+
+
+def clock_time(language: str, moment: datetime.datetime) -> str:
+    """A local clock time, 24-hour, as each language writes it in a sentence. The hour is the count that
+    picks the plural form, for languages whose article follows it (Spanish "la 01:00", "las 13:00")."""
+    pattern = translations(language).npgettext(
+        "a clock time, 24-hour; the hour and the minute are numbers",
+        "%(hour)02d:%(minute)02d",
+        "%(hour)02d:%(minute)02d",
+        moment.hour,
+    )
+    return pattern % {"hour": moment.hour, "minute": moment.minute}
+
+
+def zone_name(moment: datetime.datetime) -> str:
+    """The time zone's IANA name ("Europe/Rome"), else its abbreviation or offset ("UTC+01:00")."""
+    return getattr(moment.tzinfo, "key", None) or moment.tzname() or "UTC"
