@@ -22,8 +22,8 @@ LOCALES := layers/shared/delivery_otp/locales
 catalogs: $(VENV)/.synced
 	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ -k gettext_in:2 --no-location --sort-output --omit-header -o $(LOCALES)/messages.pot .
 	$(VENV)/bin/pybabel update --no-fuzzy-matching --ignore-obsolete -i $(LOCALES)/messages.pot -d $(LOCALES) -D messages
-	@# The extraction's time stamp would change every catalog on every run: left out, so a run changes only what changed.
-	sed -i '/^"POT-Creation-Date: /d' $(LOCALES)/*/LC_MESSAGES/messages.po
+	@# The extraction's time stamp would change every catalog on every run: pinned, so a run changes only what changed.
+	sed -i 's/^"POT-Creation-Date: .*/"POT-Creation-Date: 2026-01-01 00:00+0000\\n"/' $(LOCALES)/*/LC_MESSAGES/messages.po
 	$(VENV)/bin/pybabel compile -d $(LOCALES) -D messages
 
 # The browser tests drive Debian's Chromium through its ChromeDriver; installed here where missing.
