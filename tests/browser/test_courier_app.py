@@ -160,7 +160,7 @@ def test_a_lost_answer_is_asked_again_with_the_same_key_and_accepted_exactly_onc
     sign_in(driver, proxy.url)
     proxy.cut_answer_to(b"/verifications")
     check(driver, delivery_id, right)
-    assert proxy.cut.wait(30), "the verification reached the stack"
+    assert proxy.cut.wait(30), f"the verification reached the stack: {result_text(driver)!r}"
     wait_for(driver, lambda d: visible(d, "give-up") and "Checking" in result_text(d))
     assert_accessible(driver)
     assert [e["type"] for e in trail(storefront, delivery_id)].count("DELIVERED") == 1

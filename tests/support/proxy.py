@@ -80,21 +80,17 @@ class Proxy:
                 break
             marker = self._cut_marker
             if marker is not None and marker in data:
+                # The request (and its body, which may come in a later piece) reaches the stack; its
+                # answer reaches nobody (see _pipe), and the network is gone.
                 self._cut_marker = None
-                self._lose_answer(client, upstream, data)
-                return
+                with self._lock:
+                    self._dropping.add(upstream)
             try:
                 upstream.sendall(data)
             except OSError:
                 break
         _close(client)
         _close(upstream)
-
-    def _lose_answer(self, client: socket.socket, upstream: socket.socket, request: bytes) -> None:
-        # The request reaches the stack; its answer reaches nobody (see _pipe), and the network is gone.
-        with self._lock:
-            self._dropping.add(upstream)
-        upstream.sendall(request)
 
     def _pipe(self, source: socket.socket, target: socket.socket) -> None:
         while True:
