@@ -50,6 +50,8 @@ def api_event(
     """An API Gateway HTTP API payload v2.0 event, as the real integration sends it."""
     now = datetime.now(UTC)
     lowered = {k.lower(): v for k, v in headers.items()}
+    # API Gateway tells the function how it was reached; the local stack is reached over plain HTTP.
+    lowered["x-forwarded-proto"] = "http"
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": f"{route.method} {route.path}",

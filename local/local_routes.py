@@ -1,4 +1,5 @@
-"""The local-only routes: health, mailbox, event bus, clock, schedules, tokens, invoke. Never deployed."""
+"""The local-only routes: health, mailbox, event bus, clock, schedules, tokens, invoke, and the couriers'
+sign-in (`/oauth2/...`, local/oauth.py). Never deployed."""
 
 from __future__ import annotations
 
@@ -10,12 +11,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs
 
 from local.auth import COURIER_ID
+from local.oauth import PATHS as SIGN_IN_PATHS
+
+# Local-only paths outside `/local/`: where the couriers' hosted sign-in is in AWS.
+LOCAL_PATHS = SIGN_IN_PATHS
 
 if TYPE_CHECKING:
     from delivery_otp.clock import SettableClock
 
     from local.auth import LocalAuth
     from local.containers import Function
+    from local.oauth import LocalSignIn
 
 
 class Stack(Protocol):
@@ -32,6 +38,9 @@ class Stack(Protocol):
 
     @property
     def auth(self) -> LocalAuth | None: ...
+
+    @property
+    def sign_in(self) -> LocalSignIn | None: ...
 
     @property
     def functions(self) -> Mapping[str, Function]: ...
@@ -79,6 +88,8 @@ _READS = {"/local/health": _health, "/local/mailbox": _mailbox, "/local/bus": _b
 
 
 def local_route(stack: Stack, method: str, path: str, query: str, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    if path in SIGN_IN_PATHS:
+        return _sign_in(stack, method, path, query, raw)
     if method == "GET" and path in _READS:
         return _READS[path](stack, query)
     if path == "/local/clock":
@@ -112,6 +123,12 @@ def local_route(stack: Stack, method: str, path: str, query: str, raw: bytes) ->
         stack.drain()
         return _json(200, result)
     return _error(404, "NOT_FOUND", f"no local route {method} {path}")
+
+
+def _sign_in(stack: Stack, method: str, path: str, query: str, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    if stack.sign_in is None:
+        return _error(404, "NOT_FOUND", "the couriers' sign-in needs authentication on (LOCAL_AUTH is off)")
+    return stack.sign_in.route(method, path, query, raw)
 
 
 def _set_clock(stack: Stack, body: Any) -> tuple[int, dict[str, str], bytes]:

@@ -109,6 +109,10 @@ def _provision_cognito(session: boto3.Session, refs: dict[str, dict[str, str]], 
             ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
         )["UserPoolClient"]
         refs[name] = {"Ref": client["ClientId"]}
+    # The hosted UI's domain prefix: named so addresses built from it resolve (the local stack serves the
+    # sign-in itself, at the courier app's own address).
+    for name in resources("AWS::Cognito::UserPoolDomain"):
+        refs[name] = {"Ref": f"{name.lower()}-{suffix}"}
 
 
 def _provision_event_buses(session: boto3.Session, refs: dict[str, dict[str, str]], suffix: str) -> None:

@@ -1,5 +1,6 @@
 """The local HTTP server: the template's HttpApi routes as API Gateway serves them (authorizers
-included, unless switched off), and the local-only routes under `/local/`."""
+included, unless switched off), and the local-only routes: everything under `/local/`, and the few
+paths of their own that stand in for other AWS services (the couriers' sign-in, `/oauth2/...`)."""
 
 from __future__ import annotations
 
@@ -39,9 +40,11 @@ def http_server(
     functions: Mapping[str, Function],
     auth: LocalAuth | None,
     local_routes: LocalRoutes,
+    local_paths: frozenset[str] = frozenset(),
 ) -> ThreadingHTTPServer:
-    """A server bound to `address` (port 0: any free one), not yet serving."""
-    return _Server(address, _handler_for(routes, functions, auth, local_routes))
+    """A server bound to `address` (port 0: any free one), not yet serving. `local_routes` answers every
+    path under `/local/` and each of `local_paths`."""
+    return _Server(address, _handler_for(routes, functions, auth, local_routes, local_paths))
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Answer:
@@ -49,7 +52,11 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Answ
 
 
 def _handler_for(  # noqa: C901 - BaseHTTPRequestHandler's methods, closed over the stack
-    routes: list[Route], functions: Mapping[str, Function], auth: LocalAuth | None, local_routes: LocalRoutes
+    routes: list[Route],
+    functions: Mapping[str, Function],
+    auth: LocalAuth | None,
+    local_routes: LocalRoutes,
+    local_paths: frozenset[str],
 ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -83,7 +90,7 @@ def _handler_for(  # noqa: C901 - BaseHTTPRequestHandler's methods, closed over 
             body = self.rfile.read(length) if length else b""
             url = urlsplit(self.path)
             try:
-                if url.path.startswith("/local/"):
+                if url.path.startswith("/local/") or url.path in local_paths:
                     answer = local_routes(self.command, url.path, url.query, body)
                 else:
                     answer = self._api(url.path, url.query, body)

@@ -33,8 +33,9 @@ from local.consumers import Consumer, QueueConsumer, StreamConsumer
 from local.containers import Function
 from local.emulator import start_moto
 from local.events import Route
-from local.local_routes import local_route
-from local.provision import REGION, function_environment, provision, resolve
+from local.local_routes import LOCAL_PATHS, local_route
+from local.oauth import LocalSignIn
+from local.provision import REGION, function_environment, parameter_defaults, provision, resolve
 from local.server import http_server
 from local.template import ROOT, functions, http_route_events, resources
 
@@ -64,6 +65,7 @@ class LocalStack:
         self.schedules: dict[str, Any] = {}
         self.refs: dict[str, dict[str, str]] = {}
         self.auth: LocalAuth | None = None
+        self.sign_in: LocalSignIn | None = None
         self.ready = False
         self.bus_tap: str | None = None
         self.bus_log: list[dict[str, Any]] = []
@@ -91,6 +93,12 @@ class LocalStack:
         templates = functions()
         for props in templates.values():
             os.environ.update(function_environment(props, self.refs))
+        # The stack serves the couriers' sign-in itself (local/oauth.py), at the courier app's own address.
+        os.environ["COURIER_SIGNIN_URL"] = ""
+        # Without the shop's domain, each page takes its address from the request, as behind API Gateway;
+        # the template's fallback names the API's AWS address, which the local stack does not have.
+        if not parameter_defaults().get("PublicBaseUrl"):
+            os.environ.pop("PUBLIC_BASE_URL", None)
         # The local stack's receivers run on this machine: webhooks may go to http://127.0.0.1:PORT here.
         os.environ["WEBHOOK_ALLOW_LOCAL_HTTP"] = "true"
         # Lambda puts layers on the path (/opt/python); the local stack does the same for the template's.
@@ -114,10 +122,13 @@ class LocalStack:
             if os.environ.get("LOCAL_AUTH", "on").lower() == "off"
             else LocalAuth(REGION, self.moto_url, self.refs, self.session)
         )
+        if self.auth is not None:
+            client = next(iter(resources("AWS::Cognito::UserPoolClient")))
+            self.sign_in = LocalSignIn(self.auth, self.refs[client]["Ref"])
         self._wire_events(templates)
 
         self.server = http_server(
-            (self.host, self.port), self.routes, self.functions, self.auth, partial(local_route, self)
+            (self.host, self.port), self.routes, self.functions, self.auth, partial(local_route, self), LOCAL_PATHS
         )
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, name="http", daemon=True).start()

@@ -1,4 +1,5 @@
-"""POST /deliveries/{id}/attempts: the courier reports a failed attempt; the code dies at once."""
+"""POST /deliveries/{id}/attempts: the courier reports a failed attempt; the code dies at once.
+GET /deliveries/{id}/door: what the courier's device keeps before knocking (state and issue number)."""
 
 from typing import Any
 
@@ -13,6 +14,11 @@ app = make_app()
 @app.post("/deliveries/<id>/attempts")
 def report_attempt(id: str) -> Any:
     return idempotent(app, lambda: _report(id))
+
+
+@app.get("/deliveries/<id>/door")
+def at_the_door(id: str) -> Any:
+    return json_response(200, attempts.at_the_door(id, courier_actor(app, {})))
 
 
 def _report(delivery_id: str) -> Any:

@@ -49,10 +49,16 @@ STOREFRONT = {
     ("POST", "/webhooks/{id}/test"): {"202", "404"},
     ("GET", "/webhooks/{id}/deliveries"): {"200", "404"},
 }
-PUBLIC = {("GET", "/.well-known/jwks.json"): {"200"}}
+PUBLIC = {
+    ("GET", "/.well-known/jwks.json"): {"200"},
+    # The courier's web app: public files, it signs in from inside.
+    ("GET", "/courier/"): {"200"},
+    ("GET", "/courier/{asset}"): {"200", "404"},
+}
 COURIER = {
     ("POST", "/deliveries/{id}/verifications"): {"200", "400", "403", "404", "409", "410", "413", "422", "423", "429"},
     ("POST", "/deliveries/{id}/attempts"): {"200", "400", "403", "404", "409", "413", "422"},
+    ("GET", "/deliveries/{id}/door"): {"200", "404"},
 }
 LOCAL = {
     ("GET", "/local/health"),
@@ -62,6 +68,10 @@ LOCAL = {
     ("DELETE", "/local/clock"),
     ("POST", "/local/schedules/run"),
     ("POST", "/local/invoke/{LogicalId}"),
+    # The couriers' hosted sign-in, which the local stack serves itself.
+    ("GET", "/oauth2/authorize"),
+    ("POST", "/oauth2/authorize"),
+    ("POST", "/oauth2/token"),
 }
 VERIFICATION_RESULTS = {
     "200": "ACCEPTED",
@@ -104,7 +114,9 @@ def _operations(doc: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def _is_local(path: str) -> bool:
-    return path == "/local" or path.startswith("/local/")
+    from local.local_routes import LOCAL_PATHS
+
+    return path == "/local" or path.startswith("/local/") or path in LOCAL_PATHS
 
 
 def _pointer(*parts: str) -> str:

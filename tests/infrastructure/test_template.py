@@ -31,6 +31,10 @@ SPEC_ROUTES = {
     ("GET", "/deliveries/{id}/events"),
     ("POST", "/deliveries/{id}/verifications"),
     ("POST", "/deliveries/{id}/attempts"),
+    ("GET", "/deliveries/{id}/door"),
+    # The courier's web app (public files; it signs in from inside).
+    ("GET", "/courier/"),
+    ("GET", "/courier/{asset}"),
     ("PUT", "/deliveries/{id}/courier"),
     ("POST", "/deliveries/{id}/code/resend"),
     ("POST", "/deliveries/{id}/code/rotate"),
@@ -50,9 +54,9 @@ SPEC_ROUTES = {
     ("GET", "/webhooks/{id}/deliveries"),
 }
 # Open to anyone on purpose: the key that checks receipts.
-PUBLIC_ROUTES = {("GET", "/.well-known/jwks.json")}
+PUBLIC_ROUTES = {("GET", "/.well-known/jwks.json"), ("GET", "/courier/"), ("GET", "/courier/{asset}")}
 STOREFRONT_ROUTES = {
-    r for r in SPEC_ROUTES if not r[1].endswith(("/verifications", "/attempts")) and r not in PUBLIC_ROUTES
+    r for r in SPEC_ROUTES if not r[1].endswith(("/verifications", "/attempts", "/door")) and r not in PUBLIC_ROUTES
 }
 COURIER_ROUTES = SPEC_ROUTES - STOREFRONT_ROUTES - PUBLIC_ROUTES
 # Idempotency-Key records (Powertools) are put, completed and, on failure, deleted by every POST route.
@@ -78,6 +82,8 @@ ALLOWED_ACTIONS = {
     "WebhookRetryFunction": {"dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:DeleteItem", "sqs:SendMessage"},
     "VerifyFunction": IDEMPOTENCY | {"dynamodb:ConditionCheckItem", "secretsmanager:GetSecretValue"},
     "AttemptFunction": IDEMPOTENCY | {"secretsmanager:GetSecretValue"},
+    # Serves files and a page from its own package: no AWS call at all.
+    "CourierAppFunction": set(),
     "RotationFunction": {"sqs:SendMessage"},
     # Reads due items whole and writes them back (puts conditioned on their rev), never updates in place;
     # deletes by key the stored idempotency answers of a delivery whose personal data it erases.
@@ -507,7 +513,9 @@ def test_the_http_api_serves_exactly_the_spec_routes() -> None:
 def test_every_route_names_its_path_parameter_id() -> None:
     for method, path, name in http_routes():
         params = re.findall(r"\{([^}]*)\}", path)
-        assert params in ([], ["id"], ["id", "delegate_id"]), f"{method} {path} ({name}) has path parameters {params}"
+        assert params in ([], ["id"], ["id", "delegate_id"], ["asset"]), (
+            f"{method} {path} ({name}) has path parameters {params}"
+        )
 
 
 def test_every_route_belongs_to_the_delivery_api() -> None:
@@ -528,6 +536,9 @@ def test_the_routes_go_to_the_functions_that_own_them() -> None:
         "GET /deliveries/{id}/events": "StorefrontFunction",
         "POST /deliveries/{id}/verifications": "VerifyFunction",
         "POST /deliveries/{id}/attempts": "AttemptFunction",
+        "GET /deliveries/{id}/door": "AttemptFunction",
+        "GET /courier/": "CourierAppFunction",
+        "GET /courier/{asset}": "CourierAppFunction",
         "PUT /deliveries/{id}/courier": "StorefrontFunction",
         "POST /deliveries/{id}/code/resend": "StorefrontFunction",
         "POST /deliveries/{id}/code/rotate": "StorefrontFunction",
@@ -551,15 +562,19 @@ def test_the_routes_go_to_the_functions_that_own_them() -> None:
 def test_the_storefront_invoke_policy_covers_every_storefront_route_and_no_courier_route() -> None:
     """A storefront given the published policy must reach every route it owns, and only those."""
     statement = _props("StorefrontInvokePolicy")["PolicyDocument"]["Statement"]
-    arns = [arn["Fn::Sub"] for s in statement for arn in s["Resource"]]
     prefix = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${DeliveryApi}/*/"
-    assert all(arn.startswith(prefix) for arn in arns)
-    # execute-api resource ARNs match `*` across slashes: the same glob API Gateway applies.
-    patterns = [re.compile(re.escape(arn[len(prefix) :]).replace(r"\*", ".*") + "$") for arn in arns]
+
+    def patterns(effect: str) -> list[re.Pattern[str]]:
+        arns = [arn["Fn::Sub"] for s in statement if s["Effect"] == effect for arn in s["Resource"]]
+        assert all(arn.startswith(prefix) for arn in arns)
+        # execute-api resource ARNs match `*` across slashes: the same glob API Gateway applies.
+        return [re.compile(re.escape(arn[len(prefix) :]).replace(r"\*", ".*") + "$") for arn in arns]
+
+    allows, denies = patterns("Allow"), patterns("Deny")
 
     def allowed(method: str, path: str) -> bool:
         concrete = method + re.sub(r"\{[^}]+\}", "X-1", path)
-        return any(p.match(concrete) for p in patterns)
+        return any(p.match(concrete) for p in allows) and not any(p.match(concrete) for p in denies)
 
     assert {r for r in STOREFRONT_ROUTES if not allowed(*r)} == set()
     assert {r for r in COURIER_ROUTES if allowed(*r)} == set()

@@ -57,6 +57,19 @@ def report_attempt(delivery_id: str, body: dict[str, Any], actor: Actor) -> dict
     return {"status": REQUEUED, "next_delivery_date": next_date(delivery, now).isoformat()}
 
 
+def at_the_door(delivery_id: str, actor: Actor) -> dict[str, Any]:
+    """What a courier's device keeps before knocking: the delivery's state and the issue its code is
+    at, so that a failed attempt reported later from a dead spot names the code it was made against.
+    Never a code; a delivery assigned to another courier is as unknown as an unregistered one."""
+    delivery = seen_by(delivery_id, load(delivery_id), actor)
+    return {
+        "delivery_id": delivery.delivery_id,
+        "status": delivery.status,
+        "delivery_date": delivery.delivery_date,
+        "issue_number": int(delivery.issue_number or 0),
+    }
+
+
 def _issue_number(body: dict[str, Any]) -> int | None:
     """The optional `issue_number` the attempt was made against: a whole number >= 0 when given."""
     value = body.get("issue_number")

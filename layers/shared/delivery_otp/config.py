@@ -70,6 +70,11 @@ class Settings:
     # Where the links people open point (the recipient's page, the courier app's sign-in callback), no
     # trailing slash: the shop's own domain when set, else the API's address.
     public_base_url: str | None = None
+    # The courier app's sign-in: the couriers' hosted UI (empty: the app's own address serves it, as the
+    # local stack does), its app client and the scopes it asks for.
+    courier_signin_url: str | None = None
+    courier_app_client_id: str | None = None
+    courier_signin_scopes: str | None = None
     # Only the local stack turns this on: webhooks may then also go to http://127.0.0.1:PORT.
     webhook_allow_local_http: bool = False
 
@@ -149,4 +154,7 @@ def settings() -> Settings:
         webhook_dead_letter_queue_url=_optional("WEBHOOK_DEAD_LETTER_QUEUE_URL"),
         public_base_url=(_optional("PUBLIC_BASE_URL") or "").rstrip("/") or None,
         webhook_allow_local_http=_flag("WEBHOOK_ALLOW_LOCAL_HTTP"),
+        courier_signin_url=(_optional("COURIER_SIGNIN_URL") or "").rstrip("/") or None,
+        courier_app_client_id=_optional("COURIER_APP_CLIENT_ID"),
+        courier_signin_scopes=_optional("COURIER_SIGNIN_SCOPES"),
     )
