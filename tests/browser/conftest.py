@@ -52,6 +52,11 @@ def new_browser(size: tuple[int, int] = PHONE, language: str = "en") -> webdrive
     options.add_experimental_option("prefs", {"intl.accept_languages": language})
     driver = webdriver.Chrome(options=options, service=Service(_executable("chromedriver")))
     driver.set_page_load_timeout(30)
+    # Headless Chromium keeps its window at least 500 px wide: a phone's viewport is emulated instead.
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": size[0] < 600},
+    )
     return driver
 
 

@@ -21,6 +21,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser.conftest import axe_violations, new_browser
+from tests.browser.screens import shoot
 from tests.e2e.conftest import _stack
 from tests.support import factories
 from tests.support.proxy import Proxy
@@ -98,10 +99,12 @@ def sign_in(driver, app_url: str, courier_id: str = "c-17") -> None:
     driver.get(f"{app_url}/courier/")
     wait_for(driver, lambda d: visible(d, "signin"))
     assert_accessible(driver)
+    shoot(driver, "courier-signin")
     driver.find_element(By.ID, "signin").click()
     wait_for(driver, lambda d: visible(d, "courier-id"))
     assert "/oauth2/authorize" in driver.current_url and "code_challenge_method=S256" in driver.current_url
     assert_accessible(driver)
+    shoot(driver, "courier-local-signin")
     driver.find_element(By.ID, "courier-id").send_keys(courier_id)
     driver.find_element(By.ID, "signin-submit").click()
     wait_for(driver, lambda d: visible(d, "delivery-id"))
@@ -143,11 +146,13 @@ def test_the_courier_signs_in_with_pkce_and_sees_a_wrong_then_the_right_code_jud
     assert "bad" in driver.find_element(By.ID, "result").get_attribute("class")
     assert driver.find_element(By.ID, "result").get_attribute("aria-live") == "assertive"
     assert_accessible(driver)
+    shoot(driver, "courier-wrong-code")
 
     check(driver, delivery_id, right)
     wait_for(driver, lambda d: "Code accepted" in result_text(d))
     assert "ok" in driver.find_element(By.ID, "result").get_attribute("class")
     assert_accessible(driver)
+    shoot(driver, "courier-accepted")
     outcomes = [e["outcome"] for e in trail(storefront, delivery_id) if e["type"] == "VERIFICATION"]
     assert outcomes == ["REJECTED", "ACCEPTED"]
 
@@ -163,6 +168,7 @@ def test_a_lost_answer_is_asked_again_with_the_same_key_and_accepted_exactly_onc
     assert proxy.cut.wait(30), f"the verification reached the stack: {result_text(driver)!r}"
     wait_for(driver, lambda d: visible(d, "give-up") and "Checking" in result_text(d))
     assert_accessible(driver)
+    shoot(driver, "courier-checking")
     assert [e["type"] for e in trail(storefront, delivery_id)].count("DELIVERED") == 1
     stored = driver.execute_script("return JSON.stringify({...localStorage}) + JSON.stringify({...sessionStorage})")
     assert '"code"' not in stored, "a pending verification's code is never stored"
@@ -191,6 +197,7 @@ def test_a_failed_attempt_reported_while_unreachable_arrives_once_when_back(driv
     wait_for(driver, lambda d: visible(d, "pending") and delivery_id in d.find_element(By.ID, "pending-list").text)
     assert "No connection" in result_text(driver)
     assert_accessible(driver)
+    shoot(driver, "courier-pending")
     assert not [e for e in trail(storefront, delivery_id) if e["type"] == "ATTEMPT_FAILED"]
 
     proxy.start()
