@@ -68,8 +68,8 @@ class Consumer(threading.Thread):
 
 class StreamConsumer(Consumer):
     """A table's stream feeding one function: only the records its filter criteria match; a failed
-    batch is retried from its first failed record on, and after the retries it is reported to the
-    on-failure queue."""
+    batch is retried from its first failed record on (split in two on a function error when the mapping
+    bisects), and after the retries it is reported to the on-failure queue."""
 
     kind = "stream"
     service = "dynamodbstreams"
@@ -87,6 +87,7 @@ class StreamConsumer(Consumer):
         self.stream_arn = stream_arn
         self.batch_size = int(props.get("BatchSize", 100))
         self.max_retries = int(props.get("MaximumRetryAttempts", 2))
+        self.bisect = bool(props.get("BisectBatchOnFunctionError", False))
         self.on_failure_queue = on_failure_queue
         self.wanted = record_filter(props)
         self.iterators: dict[str, str] = {}
@@ -101,28 +102,42 @@ class StreamConsumer(Consumer):
                     StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
                 )["ShardIterator"]
             response = client.get_records(ShardIterator=self.iterators[shard_id], Limit=self.batch_size)
-            self.iterators[shard_id] = response["NextShardIterator"]
             records = [stream_record(r, self.stream_arn) for r in response["Records"]]
             if records:
                 busy = True
                 wanted = [r for r in records if self.wanted(r)]
                 if wanted:
                     self._deliver(wanted)
+            # Past the batch only once it was handled: one that could not be is read again.
+            self.iterators[shard_id] = response["NextShardIterator"]
         return busy
 
     def _deliver(self, records: list[dict[str, Any]]) -> None:
+        """Lambda's retries for one batch: a reported failure is retried from its first failed record on; a
+        function error splits the batch in two when the mapping bisects (each half with a fresh retry
+        budget, in order), so a record that always fails ends in the on-failure queue alone instead of
+        taking the records batched with it there too; what still fails after the retries is reported."""
         pending = records
         for _attempt in range(self.max_retries + 1):
             try:
                 result = self.function.invoke({"Records": pending}) or {}
-                failures = [f["itemIdentifier"] for f in result.get("batchItemFailures", [])]
+                failures = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
             except Exception:
                 log.warning("%s failed a batch:\n%s", self.function.name, traceback.format_exc(limit=3))
-                failures = [pending[0]["dynamodb"]["SequenceNumber"]]
+                if self.bisect and len(pending) > 1:
+                    half = len(pending) // 2
+                    self._deliver(pending[:half])
+                    self._deliver(pending[half:])
+                    return
+                failures = {pending[0]["dynamodb"]["SequenceNumber"]}
             if not failures:
                 return
-            first = min(i for i, r in enumerate(pending) if r["dynamodb"]["SequenceNumber"] in set(failures))
-            pending = pending[first:]
+            # A failure naming no record of the batch fails the whole batch, as Lambda treats it.
+            failed = [i for i, r in enumerate(pending) if r["dynamodb"]["SequenceNumber"] in failures] or [0]
+            pending = pending[min(failed) :]
+        self._report(pending)
+
+    def _report(self, pending: list[dict[str, Any]]) -> None:
         if self.on_failure_queue:
             self.session.client("sqs").send_message(
                 QueueUrl=self.on_failure_queue,
