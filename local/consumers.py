@@ -2,8 +2,9 @@
 its batches, with the template's batch size, partial batch failures, retries and failure destinations.
 
 Both kinds share one polling loop (:class:`Consumer`): poll, and when a poll finds nothing new count a
-finished cycle and rest a moment. :meth:`Consumer.drain` waits for cycles, so the local routes can
-answer only once everything already written has been delivered.
+finished cycle and rest a moment. :func:`drain_together` waits for cycles (the consumers polling on
+without rest meanwhile), so the local routes can answer only once everything already written has been
+delivered.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import traceback
 from typing import Any
 
@@ -38,6 +40,9 @@ class Consumer(threading.Thread):
         self.stopping = stopping
         self.cycles = 0
         self.cycle_done = threading.Condition()
+        # Someone waits for this consumer to run dry (`drain`): it polls on without resting meanwhile.
+        self.drainers = 0
+        self.wake = threading.Event()
 
     def run(self) -> None:
         client = self.session.client(self.service)
@@ -51,19 +56,47 @@ class Consumer(threading.Thread):
                 if not busy:
                     self.cycles += 1
                 self.cycle_done.notify_all()
-            if not busy:
-                self.stopping.wait(self.idle_rest_s)
+                rest = not busy and not self.drainers
+                self.wake.clear()
+            if rest:
+                self.wake.wait(self.idle_rest_s)
 
     def _poll(self, client: Any) -> bool:
         """Deliver what the source holds now; True when there was something."""
         raise NotImplementedError
 
+    def stop(self) -> None:
+        """Cut a rest short: the loop sees the stack stopping at once."""
+        self.wake.set()
+
     def drain(self, timeout_s: float | None = None) -> None:
         """Return once a full poll that started after this call found nothing new."""
-        with self.cycle_done:
-            target = self.cycles + 2
-            timeout_s = self.drain_timeout_s if timeout_s is None else timeout_s
-            self.cycle_done.wait_for(lambda: self.cycles >= target or self.stopping.is_set(), timeout_s)
+        drain_together([self], timeout_s)
+
+
+def drain_together(consumers: list[Consumer], timeout_s: float | None = None) -> None:
+    """Wait until each consumer has made a full poll, started after this call, that found nothing new. They
+    are waited for together, and none rests between polls meanwhile, so this takes about two polls of
+    the slowest, not the sum of their rests; each gives up after its own timeout."""
+    start = time.monotonic()
+    targets = []
+    for consumer in consumers:
+        with consumer.cycle_done:
+            consumer.drainers += 1
+            targets.append(consumer.cycles + 2)
+            consumer.wake.set()
+    try:
+        for consumer, target in zip(consumers, targets, strict=True):
+            limit = consumer.drain_timeout_s if timeout_s is None else timeout_s
+            with consumer.cycle_done:
+                consumer.cycle_done.wait_for(
+                    lambda c=consumer, t=target: c.cycles >= t or c.stopping.is_set(),
+                    max(0.0, start + limit - time.monotonic()),
+                )
+    finally:
+        for consumer in consumers:
+            with consumer.cycle_done:
+                consumer.drainers -= 1
 
 
 class StreamConsumer(Consumer):

@@ -29,7 +29,7 @@ import boto3
 
 from local import mailbox
 from local.auth import LocalAuth
-from local.consumers import Consumer, QueueConsumer, StreamConsumer
+from local.consumers import Consumer, QueueConsumer, StreamConsumer, drain_together
 from local.containers import Function
 from local.emulator import start_moto
 from local.events import Route
@@ -180,6 +180,8 @@ class LocalStack:
 
     def stop(self) -> None:
         self.stopping.set()
+        for consumer in self.consumers:
+            consumer.stop()
         if hasattr(self, "server"):
             self.server.shutdown()
             self.server.server_close()
@@ -200,9 +202,10 @@ class LocalStack:
         return {"results": results}
 
     def drain(self) -> None:
-        # Queues first (a rotation shard writes what the stream then emails), then the streams.
-        for consumer in sorted(self.consumers, key=lambda c: not isinstance(c, QueueConsumer)):
-            consumer.drain()
+        # Queues first (a rotation shard writes what the stream then emails), then the streams; the
+        # consumers of each kind together.
+        drain_together([c for c in self.consumers if isinstance(c, QueueConsumer)])
+        drain_together([c for c in self.consumers if not isinstance(c, QueueConsumer)])
 
     def bus(self) -> dict[str, Any]:
         """Every event that reached the stack's bus, oldest first (each event's `detail`: the CloudEvent)."""

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from local.consumers import StreamConsumer
+from local.consumers import StreamConsumer, drain_together
 
 
 def record(sequence: int) -> dict[str, Any]:
@@ -108,3 +108,38 @@ def test_a_batch_that_could_not_be_reported_is_read_again():
 
     assert sorted(function.handled, key=int) == ["1", "1", "2", "3"]  # "1" again: at least once
     assert session.reported == []
+
+
+class _Idle:
+    """A source with nothing in it: every poll is an idle cycle."""
+
+    def describe_stream(self, StreamArn: str) -> dict[str, Any]:
+        return {"StreamDescription": {"Shards": []}}
+
+
+def test_a_drain_wakes_resting_consumers_and_waits_for_them_together():
+    stopping = threading.Event()
+    resting = []
+    for _ in range(3):
+        stream = consumer(_Function(poison="none"), _Session(), bisect=True)
+        stream.stopping = stopping
+        stream.idle_rest_s = 3600.0  # a rest no drain could wait out
+        stream.session = type("Session", (), {"client": lambda self, service: _Idle()})()
+        resting.append(stream)
+    for stream in resting:
+        stream.start()
+    try:
+        for stream in resting:  # each has polled once and rests now
+            with stream.cycle_done:
+                stream.cycle_done.wait_for(lambda s=stream: s.cycles >= 1, 10)
+        before = [stream.cycles for stream in resting]
+
+        drain_together(resting, timeout_s=10)
+
+        assert all(stream.cycles >= n + 2 for stream, n in zip(resting, before, strict=True))
+    finally:
+        stopping.set()
+        for stream in resting:
+            stream.stop()
+            stream.join(5)
+    assert not any(stream.is_alive() for stream in resting)  # stopping cut their rest short
