@@ -56,7 +56,7 @@ class Consumer(threading.Thread):
                 if not busy:
                     self.cycles += 1
                 self.cycle_done.notify_all()
-                rest = not busy and not self.drainers
+                rest = not busy and not self.drainers and not self.stopping.is_set()
                 self.wake.clear()
             if rest:
                 self.wake.wait(self.idle_rest_s)
@@ -66,8 +66,9 @@ class Consumer(threading.Thread):
         raise NotImplementedError
 
     def stop(self) -> None:
-        """Cut a rest short: the loop sees the stack stopping at once."""
-        self.wake.set()
+        """Cut a rest short once `stopping` is set: the loop sees the stack stopping at once."""
+        with self.cycle_done:  # not between the loop's decision to rest and its rest
+            self.wake.set()
 
     def drain(self, timeout_s: float | None = None) -> None:
         """Return once a full poll that started after this call found nothing new."""
