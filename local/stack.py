@@ -16,6 +16,7 @@ This module starts and stops all of it and wires the template's pieces together.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -202,10 +203,12 @@ class LocalStack:
         return {"results": results}
 
     def drain(self) -> None:
-        # Queues first (a rotation shard writes what the stream then emails), then the streams; the
-        # consumers of each kind together.
-        drain_together([c for c in self.consumers if isinstance(c, QueueConsumer)])
-        drain_together([c for c in self.consumers if not isinstance(c, QueueConsumer)])
+        # Queues first (a rotation shard writes what the stream then emails), then the streams; one
+        # function's pollers together, the functions in turn in the template's order, so what one hands
+        # on is there when the next is drained (the email's own trail entry, then the event publisher).
+        ordered = sorted(self.consumers, key=lambda c: not isinstance(c, QueueConsumer))
+        for _function, pollers in itertools.groupby(ordered, key=lambda c: c.function.name):
+            drain_together(list(pollers))
 
     def bus(self) -> dict[str, Any]:
         """Every event that reached the stack's bus, oldest first (each event's `detail`: the CloudEvent)."""
