@@ -34,8 +34,16 @@ browser:
 run: $(VENV)/.synced
 	$(VENV)/bin/python -m local
 
-test: $(VENV)/.synced browser lint validate
-	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup tests
+# TESTS: what pytest runs (all of tests/ by default).
+TESTS ?= tests
+# The template's checks (`validate`, half a minute of mostly one core) run beside the tests rather than
+# before them; the target fails when either fails, and prints the checks' output once both are done.
+test: $(VENV)/.synced browser lint
+	@$(MAKE) --no-print-directory validate > .validate.log 2>&1 & checks=$$!; \
+	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup $(TESTS); tests=$$?; \
+	wait $$checks; validated=$$?; cat .validate.log; \
+	if [ $$validated -ne 0 ]; then echo "make validate failed (its output above)"; fi; \
+	[ $$tests -eq 0 ] && [ $$validated -eq 0 ]
 
 unit integration infrastructure e2e: $(VENV)/.synced
 	$(VENV)/bin/python -m pytest tests/$@

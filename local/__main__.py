@@ -25,7 +25,11 @@ def main() -> int:
             flush=True,
         )
         print(f"Try: curl http://127.0.0.1:{bound}/local/health   -- Ctrl-C stops everything", flush=True)
-        stop.wait()
+        # Waited for in short steps: a signal the kernel hands to another thread (the AWS CRT's own
+        # threads, with authentication on) runs its handler only once the main thread runs Python again,
+        # so an endless wait could miss Ctrl-C for good.
+        while not stop.wait(0.2):
+            pass
     finally:
         stack.stop()
     print("stopped", flush=True)

@@ -2,8 +2,9 @@
 its batches, with the template's batch size, partial batch failures, retries and failure destinations.
 
 Both kinds share one polling loop (:class:`Consumer`): poll, and when a poll finds nothing new count a
-finished cycle and rest a moment. :meth:`Consumer.drain` waits for cycles, so the local routes can
-answer only once everything already written has been delivered.
+finished cycle and rest a moment. :func:`drain_together` waits for cycles (the consumers polling on
+without rest meanwhile), so the local routes can answer only once everything already written has been
+delivered.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import traceback
 from typing import Any
 
@@ -38,6 +40,9 @@ class Consumer(threading.Thread):
         self.stopping = stopping
         self.cycles = 0
         self.cycle_done = threading.Condition()
+        # Someone waits for this consumer to run dry (`drain`): it polls on without resting meanwhile.
+        self.drainers = 0
+        self.wake = threading.Event()
 
     def run(self) -> None:
         client = self.session.client(self.service)
@@ -51,25 +56,54 @@ class Consumer(threading.Thread):
                 if not busy:
                     self.cycles += 1
                 self.cycle_done.notify_all()
-            if not busy:
-                self.stopping.wait(self.idle_rest_s)
+                rest = not busy and not self.drainers and not self.stopping.is_set()
+                self.wake.clear()
+            if rest:
+                self.wake.wait(self.idle_rest_s)
 
     def _poll(self, client: Any) -> bool:
         """Deliver what the source holds now; True when there was something."""
         raise NotImplementedError
 
+    def stop(self) -> None:
+        """Cut a rest short once `stopping` is set: the loop sees the stack stopping at once."""
+        with self.cycle_done:  # not between the loop's decision to rest and its rest
+            self.wake.set()
+
     def drain(self, timeout_s: float | None = None) -> None:
         """Return once a full poll that started after this call found nothing new."""
-        with self.cycle_done:
-            target = self.cycles + 2
-            timeout_s = self.drain_timeout_s if timeout_s is None else timeout_s
-            self.cycle_done.wait_for(lambda: self.cycles >= target or self.stopping.is_set(), timeout_s)
+        drain_together([self], timeout_s)
+
+
+def drain_together(consumers: list[Consumer], timeout_s: float | None = None) -> None:
+    """Wait until each consumer has made a full poll, started after this call, that found nothing new. They
+    are waited for together, and none rests between polls meanwhile, so this takes about two polls of
+    the slowest, not the sum of their rests; each gives up after its own timeout."""
+    start = time.monotonic()
+    targets = []
+    for consumer in consumers:
+        with consumer.cycle_done:
+            consumer.drainers += 1
+            targets.append(consumer.cycles + 2)
+            consumer.wake.set()
+    try:
+        for consumer, target in zip(consumers, targets, strict=True):
+            limit = consumer.drain_timeout_s if timeout_s is None else timeout_s
+            with consumer.cycle_done:
+                consumer.cycle_done.wait_for(
+                    lambda c=consumer, t=target: c.cycles >= t or c.stopping.is_set(),
+                    max(0.0, start + limit - time.monotonic()),
+                )
+    finally:
+        for consumer in consumers:
+            with consumer.cycle_done:
+                consumer.drainers -= 1
 
 
 class StreamConsumer(Consumer):
     """A table's stream feeding one function: only the records its filter criteria match; a failed
-    batch is retried from its first failed record on, and after the retries it is reported to the
-    on-failure queue."""
+    batch is retried from its first failed record on (split in two on a function error when the mapping
+    bisects), and after the retries it is reported to the on-failure queue."""
 
     kind = "stream"
     service = "dynamodbstreams"
@@ -87,6 +121,7 @@ class StreamConsumer(Consumer):
         self.stream_arn = stream_arn
         self.batch_size = int(props.get("BatchSize", 100))
         self.max_retries = int(props.get("MaximumRetryAttempts", 2))
+        self.bisect = bool(props.get("BisectBatchOnFunctionError", False))
         self.on_failure_queue = on_failure_queue
         self.wanted = record_filter(props)
         self.iterators: dict[str, str] = {}
@@ -101,28 +136,42 @@ class StreamConsumer(Consumer):
                     StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
                 )["ShardIterator"]
             response = client.get_records(ShardIterator=self.iterators[shard_id], Limit=self.batch_size)
-            self.iterators[shard_id] = response["NextShardIterator"]
             records = [stream_record(r, self.stream_arn) for r in response["Records"]]
             if records:
                 busy = True
                 wanted = [r for r in records if self.wanted(r)]
                 if wanted:
                     self._deliver(wanted)
+            # Past the batch only once it was handled: one that could not be is read again.
+            self.iterators[shard_id] = response["NextShardIterator"]
         return busy
 
     def _deliver(self, records: list[dict[str, Any]]) -> None:
+        """Lambda's retries for one batch: a reported failure is retried from its first failed record on; a
+        function error splits the batch in two when the mapping bisects (each half with a fresh retry
+        budget, in order), so a record that always fails ends in the on-failure queue alone instead of
+        taking the records batched with it there too; what still fails after the retries is reported."""
         pending = records
         for _attempt in range(self.max_retries + 1):
             try:
                 result = self.function.invoke({"Records": pending}) or {}
-                failures = [f["itemIdentifier"] for f in result.get("batchItemFailures", [])]
+                failures = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
             except Exception:
                 log.warning("%s failed a batch:\n%s", self.function.name, traceback.format_exc(limit=3))
-                failures = [pending[0]["dynamodb"]["SequenceNumber"]]
+                if self.bisect and len(pending) > 1:
+                    half = len(pending) // 2
+                    self._deliver(pending[:half])
+                    self._deliver(pending[half:])
+                    return
+                failures = {pending[0]["dynamodb"]["SequenceNumber"]}
             if not failures:
                 return
-            first = min(i for i, r in enumerate(pending) if r["dynamodb"]["SequenceNumber"] in set(failures))
-            pending = pending[first:]
+            # A failure naming no record of the batch fails the whole batch, as Lambda treats it.
+            failed = [i for i, r in enumerate(pending) if r["dynamodb"]["SequenceNumber"] in failures] or [0]
+            pending = pending[min(failed) :]
+        self._report(pending)
+
+    def _report(self, pending: list[dict[str, Any]]) -> None:
         if self.on_failure_queue:
             self.session.client("sqs").send_message(
                 QueueUrl=self.on_failure_queue,

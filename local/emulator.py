@@ -110,8 +110,13 @@ def _check_then_apply_transactions() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
+# The ports of the moto servers running in this process: their state can be read here directly.
+IN_PROCESS_PORTS: set[int] = set()
+
+
 def start_moto(port: int) -> ThreadedMotoServer:
     make_dynamodb_atomic()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    IN_PROCESS_PORTS.add(port)
     return server

@@ -71,9 +71,36 @@ def _templated(moto_url: str, sent: list[dict[str, Any]], wanted: str | None) ->
     return messages
 
 
+def _ses_state(moto_url: str) -> dict[str, list[dict[str, Any]]]:
+    """moto's SES models as its `/moto-api/data.json` lists them. That dump serialises every model of every
+    service (each table item, stream record and queue message: seconds once a test run has filled the
+    table, with the server's lock held), so a moto running in this process is read here, SES alone."""
+    from urllib.parse import urlsplit
+
+    from local.emulator import IN_PROCESS_PORTS
+
+    if urlsplit(moto_url).port not in IN_PROCESS_PORTS:
+        return requests.get(f"{moto_url}/moto-api/data.json", timeout=10).json().get("ses", {})
+    from moto.core.model_instances import model_data
+
+    state: dict[str, list[dict[str, Any]]] = {}
+    for name, model in sorted(model_data.get("ses", {}).items()):
+        state[name] = []
+        for instance in list(model.instances_tracked):  # type: ignore[attr-defined]
+            fields = {}
+            for attr in dir(instance):
+                if not attr.startswith("_"):
+                    try:
+                        fields[attr] = json.loads(json.dumps(getattr(instance, attr)))
+                    except (TypeError, AttributeError, ValueError):
+                        pass
+            state[name].append(fields)
+    return state
+
+
 def read(moto_url: str, to: str | None = None) -> list[dict[str, Any]]:
     """Every message sent so far, oldest first (moto keeps each kind in sending order)."""
-    data = requests.get(f"{moto_url}/moto-api/data.json", timeout=10).json().get("ses", {})
+    data = _ses_state(moto_url)
     wanted = to.strip().lower() if to else None
     messages = _templated(moto_url, data.get("TemplateMessage", []), wanted)
     for raw in data.get("RawMessage", []):

@@ -16,6 +16,7 @@ This module starts and stops all of it and wires the template's pieces together.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -29,7 +30,7 @@ import boto3
 
 from local import mailbox
 from local.auth import LocalAuth
-from local.consumers import Consumer, QueueConsumer, StreamConsumer
+from local.consumers import Consumer, QueueConsumer, StreamConsumer, drain_together
 from local.containers import Function
 from local.emulator import start_moto
 from local.events import Route
@@ -191,6 +192,8 @@ class LocalStack:
 
     def stop(self) -> None:
         self.stopping.set()
+        for consumer in self.consumers:
+            consumer.stop()
         if hasattr(self, "server"):
             self.server.shutdown()
             self.server.server_close()
@@ -211,9 +214,12 @@ class LocalStack:
         return {"results": results}
 
     def drain(self) -> None:
-        # Queues first (a rotation shard writes what the stream then emails), then the streams.
-        for consumer in sorted(self.consumers, key=lambda c: not isinstance(c, QueueConsumer)):
-            consumer.drain()
+        # Queues first (a rotation shard writes what the stream then emails), then the streams; one
+        # function's pollers together, the functions in turn in the template's order, so what one hands
+        # on is there when the next is drained (the email's own trail entry, then the event publisher).
+        ordered = sorted(self.consumers, key=lambda c: not isinstance(c, QueueConsumer))
+        for _function, pollers in itertools.groupby(ordered, key=lambda c: c.function.name):
+            drain_together(list(pollers))
 
     def bus(self) -> dict[str, Any]:
         """Every event that reached the stack's bus, oldest first (each event's `detail`: the CloudEvent)."""

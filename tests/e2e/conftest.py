@@ -1,4 +1,8 @@
-"""The local stack as a newcomer runs it: `python -m local` in a subprocess, on a free loopback port."""
+"""The local stack as a newcomer runs it: `python -m local` in a subprocess, on a free loopback port.
+
+The stacks are session fixtures, so each xdist worker starts its own (a few seconds) and runs its tests on
+them one at a time: e2e tests need no xdist group of their own, and spread over the workers like any other
+test. A test on a shared stack sees other tests' deliveries and events, and the clock they last set."""
 
 from __future__ import annotations
 

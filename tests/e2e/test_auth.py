@@ -26,7 +26,7 @@ from joserfc.jwk import RSAKey
 
 from tests.support import factories
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
+pytestmark = [pytest.mark.e2e]
 
 
 class Storefront:

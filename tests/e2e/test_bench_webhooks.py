@@ -9,7 +9,7 @@ import pytest
 
 from bench import webhooks
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
+pytestmark = [pytest.mark.e2e]
 
 
 def test_the_webhook_bench_measures_one_message_per_event_per_endpoint() -> None:

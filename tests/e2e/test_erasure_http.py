@@ -14,7 +14,7 @@ from joserfc.jwk import KeySet
 from tests.e2e.test_lifecycle_http import mailbox, set_clock
 from tests.support import factories
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
+pytestmark = [pytest.mark.e2e]
 
 
 def _person(tag: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ import requests
 
 from tests.support import factories
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
+pytestmark = [pytest.mark.e2e]
 
 
 def bus_events(url: str, delivery_id: str, until_type: str, deadline_s: float = 10.0) -> list[dict]:

@@ -12,7 +12,7 @@ import requests
 
 from tests.support import factories
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
+pytestmark = [pytest.mark.e2e]
 
 JSON = {"content-type": "application/json"}
 

@@ -12,7 +12,7 @@ import pytest
 
 from local.template import ROOT
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
+pytestmark = [pytest.mark.e2e]
 
 
 def walkthrough() -> str:

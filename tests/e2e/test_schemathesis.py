@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import (
 
 from local.template import ROOT
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
+pytestmark = [pytest.mark.e2e]
 
 # The local-only routes change the stack's clock and state; they are tested on their own.
 schema = schemathesis.openapi.from_path(str(ROOT / "docs" / "openapi.yaml")).exclude(path_regex="^/local/")

@@ -11,7 +11,7 @@ import requests
 
 from tests.support import factories
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
+pytestmark = [pytest.mark.e2e]
 
 # Who writes each of the lines this test provokes.
 WRITER = {

@@ -17,7 +17,7 @@ from standardwebhooks import Webhook
 
 from tests.support.receivers import RESPONSE_BODY_MARK, receiver
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("stack")]
+pytestmark = [pytest.mark.e2e]
 
 
 def queue_url(sqs: Any, name: str) -> str:
