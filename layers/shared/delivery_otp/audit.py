@@ -13,6 +13,9 @@ STOREFRONT = "storefront"
 COURIER = "courier"
 SCHEDULER = "scheduler"
 SYSTEM = "system"
+# The people at the door, acting through their own page (see `recipient_page`).
+RECIPIENT = "recipient"
+DELEGATE = "delegate"
 
 
 def iam_principal(raw_event: dict[str, Any]) -> str | None:
@@ -65,6 +68,7 @@ def as_json(delivery: DeliveryModel) -> list[dict[str, Any]]:
                     "courier_id": ev.actor.courier_id,
                     "device_id": ev.actor.device_id,
                     "principal": ev.actor.principal,
+                    "delegate_id": ev.actor.delegate_id,
                 },
                 "outcome": outcome,
             }
