@@ -34,7 +34,7 @@ from local.containers import Function
 from local.emulator import start_moto
 from local.events import Route
 from local.local_routes import local_route
-from local.provision import REGION, function_environment, provision, resolve
+from local.provision import REGION, api_urls, function_environment, provision, resolve
 from local.server import http_server
 from local.template import ROOT, functions, http_route_events, resources
 
@@ -120,11 +120,23 @@ class LocalStack:
             (self.host, self.port), self.routes, self.functions, self.auth, partial(local_route, self)
         )
         self.port = self.server.server_address[1]
+        self._serve_api_at(f"http://127.0.0.1:{self.port}", templates)
         threading.Thread(target=self.server.serve_forever, name="http", daemon=True).start()
         for consumer in self.consumers:
             consumer.start()
         self.ready = True
         return self.port
+
+    def _serve_api_at(self, url: str, templates: dict[str, dict[str, Any]]) -> None:
+        """The template's HTTP API is this stack: what names its address (an email's link to the
+        recipient's page) gets the stack's own URL, known once the server has its port."""
+        from delivery_otp.config import settings
+
+        api_urls(self.refs, url)
+        for props in templates.values():
+            os.environ.update(function_environment(props, self.refs))
+        os.environ["WEBHOOK_ALLOW_LOCAL_HTTP"] = "true"
+        settings.cache_clear()
 
     def _wire_events(self, templates: dict[str, dict[str, Any]]) -> None:
         for name, props in templates.items():

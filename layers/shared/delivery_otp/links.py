@@ -53,6 +53,11 @@ def is_token_shaped(text: str) -> bool:
     return bool(_TOKEN.fullmatch(text))
 
 
+def matches(key: bytes, delivery_id: str, holder: str, salt: str, token_text: str) -> bool:
+    """The token is the holder's link with this salt (compared in constant time)."""
+    return hmac.compare_digest(token(key, delivery_id, holder, salt), token_text)
+
+
 def csrf_token(key: bytes, token_text: str) -> str:
     """The hidden field every form of a page carries: bound to that page's link, derived (no session store).
     A page on another site cannot read it, so it cannot make a browser post to this page."""
