@@ -188,7 +188,7 @@ def ended_at(delivery: DeliveryModel) -> datetime | None:
 def long_date(language: str, day: date) -> str:
     return gettext_in(
         language,
-        "%(weekday)s %(day)d %(month)s %(year)d",
+        N_("%(weekday)s %(day)d %(month)s %(year)d"),
         weekday=gettext_in(language, _WEEKDAYS[day.weekday()]),
         day=day.day,
         month=gettext_in(language, _MONTHS[day.month - 1]),
@@ -200,7 +200,7 @@ def local_time(language: str, instant: datetime) -> str:
     """A local instant as people read it: the day and the time, with the zone's abbreviation."""
     return gettext_in(
         language,
-        "%(date)s at %(time)s (%(zone)s)",
+        N_("%(date)s at %(time)s (%(zone)s)"),
         date=long_date(language, instant.date()),
         time=instant.strftime("%H:%M"),
         zone=instant.tzname() or "",
