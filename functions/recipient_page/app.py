@@ -14,8 +14,8 @@ def _show(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _act(event: dict[str, Any]) -> dict[str, Any]:
-    form = recipient_page.form_fields(event.get("body"), bool(event.get("isBase64Encoded")))
-    return recipient_page.act(_token(event), form or {}, _header(event, "accept-language"))
+    body, encoded = event.get("body"), bool(event.get("isBase64Encoded"))
+    return recipient_page.act(_token(event), body, encoded, _header(event, "accept-language"))
 
 
 def _style(_: dict[str, Any]) -> dict[str, Any]:

@@ -49,7 +49,13 @@ STOREFRONT = {
     ("POST", "/webhooks/{id}/test"): {"202", "404"},
     ("GET", "/webhooks/{id}/deliveries"): {"200", "404"},
 }
-PUBLIC = {("GET", "/.well-known/jwks.json"): {"200"}}
+PUBLIC = {
+    ("GET", "/.well-known/jwks.json"): {"200"},
+    # The recipient's page: a dead link is 404, or 410 once its delivery is known to have ended.
+    ("GET", "/r/{token}"): {"200", "404", "410"},
+    ("POST", "/r/{token}"): {"200", "303", "403", "404", "410"},
+    ("GET", "/pages/page.css"): {"200"},
+}
 COURIER = {
     ("POST", "/deliveries/{id}/verifications"): {"200", "400", "403", "404", "409", "410", "413", "422", "423", "429"},
     ("POST", "/deliveries/{id}/attempts"): {"200", "400", "403", "404", "409", "413", "422"},
@@ -304,6 +310,8 @@ def test_audit_events_are_the_spec_events_and_stay_open_to_new_types(doc):
         "courier",
         "scheduler",
         "system",
+        "recipient",
+        "delegate",
     ]
     # The storefront's actions name the IAM principal that signed them; nobody else has one.
     assert event["properties"]["actor"]["properties"]["principal"]["type"] == ["string", "null"]

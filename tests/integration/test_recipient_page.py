@@ -94,7 +94,7 @@ def test_the_email_link_leads_to_that_holders_page_and_a_get_shows_no_code(clock
     mails = {m["to"]: m for m in sent_mail() if delivery_id in m["text"] or "Luca" in m["text"]}
     recipient_mail = mails[item.email]
     token = LINK.search(recipient_mail["text"]).group(1)
-    assert token == link_of(delivery_id) and f'href="' in recipient_mail["html"] and token in recipient_mail["html"]
+    assert token == link_of(delivery_id) and 'href="' in recipient_mail["html"] and token in recipient_mail["html"]
     assert code not in token
 
     answer = get(token)

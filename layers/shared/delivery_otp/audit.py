@@ -7,14 +7,14 @@ from typing import Any
 
 from delivery_otp.model import RECIPIENT, Actor, AuditEvent, DeliveryModel, encode_event
 
-__all__ = ["Actor", "AuditEvent"]
+__all__ = ["RECIPIENT", "Actor", "AuditEvent"]
 
 STOREFRONT = "storefront"
 COURIER = "courier"
 SCHEDULER = "scheduler"
 SYSTEM = "system"
-# The people at the door, acting through their own page (see `recipient_page`).
-RECIPIENT = "recipient"
+# The people at the door, acting through their own page (see `recipient_page`): the recipient (actor kind
+# `RECIPIENT`, the same word as whose code opened a parcel) or one of their delegates.
 DELEGATE = "delegate"
 
 

@@ -205,9 +205,7 @@ def ends(delivery_id: str, now: datetime) -> list[Any]:
 _MAX_WRITE_ROUNDS = 10
 
 
-def write_on_fresh_state(
-    delivery_id: str, plan: Callable[[DeliveryModel], tuple[Any, ...] | None]
-) -> DeliveryModel:
+def write_on_fresh_state(delivery_id: str, plan: Callable[[DeliveryModel], tuple[Any, ...] | None]) -> DeliveryModel:
     """Optimistic concurrency for the customer's controls and the delegates: the write is built from the
     delivery as read and conditioned on that state; when another write got there first, it is built again
     from the item DynamoDB handed back with the refusal (no second read). `plan` raises the request's

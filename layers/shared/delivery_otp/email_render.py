@@ -463,7 +463,8 @@ def render_code_email(
     delegate_of: str | None = None,
     page_link: str | None = None,
 ) -> RenderedEmail:
-    """The code email for one recipient. `page_link`: the holder's own page (it carries no code). `valid_until` is aware and already in the destination's zone.
+    """The code email for one recipient. `page_link`: the holder's own page (it carries no code).
+    `valid_until` is aware and already in the destination's zone.
 
     With `delegate_of` (the recipient's name, or "" when the shop gave none) the email goes to a delegate:
     `recipient_name` is then the delegate's own name, and the order number stays out, since the order is
@@ -528,7 +529,9 @@ def render_code_email(
     )
     if page_link:
         text += f"\n{page_link}\n"
-        body_html = body_html.replace("</body>", f'<p><a href="{html.escape(page_link)}">{html.escape(page_link)}</a></p></body>', 1)
+        body_html = body_html.replace(
+            "</body>", f'<p><a href="{html.escape(page_link)}">{html.escape(page_link)}</a></p></body>', 1
+        )
     return RenderedEmail(subject=subject, text=text, html=body_html)
 
 

@@ -71,8 +71,9 @@ class AuditEvent:
 
 def encode_event(event: AuditEvent) -> str:
     """An event as one compact JSON array (trailing nulls left out): ["TYPE", at, issue, kind, courier, device,
-    outcome, principal, delegate]. A trail of strings, not of nested maps, keeps the item small: DynamoDB bills every write by the
-    whole item's size, attribute names inside maps included, and the trail grows with each event."""
+    outcome, principal, delegate]. A trail of strings, not of nested maps, keeps the item small: DynamoDB bills
+    every write by the whole item's size, attribute names inside maps included, and the trail grows with each
+    event."""
     fields = [
         event.type,
         event.at,

@@ -39,6 +39,7 @@ from delivery_otp.errors import (
     InvalidInput,
     Locked,
     NotFound,
+    PayloadTooLarge,
     TooManyResends,
 )
 from delivery_otp.model import (
@@ -57,6 +58,7 @@ from delivery_otp.model import (
     readable,
 )
 from delivery_otp.observability import logger
+from delivery_otp.validation import MAX_BODY_BYTES
 from delivery_otp.web import page, redirect
 from delivery_otp.wiring import adapters
 from delivery_otp.wording import TEMPLATES, gettext_in, language_from_header, language_of, render
@@ -65,8 +67,8 @@ from delivery_otp.wording import TEMPLATES, gettext_in, language_from_header, la
 DAYS_AFTER_END = 30
 # How many working days the recipient may move the delivery to.
 DAYS_OFFERED = 10
-# Forms are a few short fields; anything longer is not ours.
-MAX_FORM_BYTES = 4096
+# The API's limit for any body (a form here is a few short fields).
+MAX_FORM_BYTES = MAX_BODY_BYTES
 
 _ENDING_EVENTS = (DELIVERED, CANCELLED, ON_HOLD, RETURNED)
 RECIPIENT_ACTIONS = ("resend", "replace", "move", "revoke")
@@ -108,6 +110,7 @@ NOTICES = {
     "not_open": N_("This delivery can no longer be changed."),
     "unknown_delegate": N_("That person cannot be found among the people you trust."),
 }
+
 
 @dataclass(frozen=True)
 class Holder:
@@ -255,9 +258,11 @@ def _state(holder: Holder, now: datetime) -> dict[str, Any]:
     if delivery.status == DELIVERED:
         who = delivery.received_by or RECIPIENT
         entries = delegate_entries(delivery)
-        state["when"] = local_time(language, datetime.fromisoformat(delivery.delivered_at).astimezone(zone)) if (
-            delivery.delivered_at
-        ) else None
+        state["when"] = (
+            local_time(language, datetime.fromisoformat(delivery.delivered_at).astimezone(zone))
+            if (delivery.delivered_at)
+            else None
+        )
         state["by_recipient"] = who == RECIPIENT
         state["by_you"] = who == holder.holder
         state["by_name"] = readable(entries.get(who, {}).get("name")) if who != RECIPIENT else None
@@ -339,9 +344,13 @@ def show(token: str, query: str | None, accept_language: str | None) -> dict[str
     return page(200, render("pages/recipient.html", holder.language, **_context(holder, now, notice, None)))
 
 
-def act(token: str, form: dict[str, str], accept_language: str | None) -> dict[str, Any]:
+def act(token: str, body: str | None, base64_encoded: bool, accept_language: str | None) -> dict[str, Any]:
     """POST: `show` answers the page with the code; every other action answers 303 back to the page."""
     now = adapters().clock.now()
+    try:
+        form = form_fields(body, base64_encoded) or {}
+    except PayloadTooLarge:
+        return page(413, render("pages/forbidden.html", language_from_header(accept_language)))
     try:
         holder = resolve(token, now)
         key = adapters().keys.key()
@@ -411,23 +420,30 @@ def _perform(holder: Holder, action: str, form: dict[str, str], now: datetime) -
     except DomainError as refused:
         for kind, notice in _REFUSALS:
             if isinstance(refused, kind):
-                return "not_open" if notice == "changed" and holder.delivery.status not in (
-                    SCHEDULED,
-                    LOCKED,
-                    REQUEUED,
-                ) else notice
+                return (
+                    "not_open"
+                    if notice == "changed"
+                    and holder.delivery.status
+                    not in (
+                        SCHEDULED,
+                        LOCKED,
+                        REQUEUED,
+                    )
+                    else notice
+                )
         return "changed"
 
 
 def form_fields(body: str | None, base64_encoded: bool) -> dict[str, str] | None:
-    """An urlencoded form body as single values; None when it is not one we accept."""
+    """An urlencoded form body as single values; None when it is not one we accept (PayloadTooLarge over
+    the API's limit)."""
     raw = body or ""
     try:
         text = base64.b64decode(raw).decode() if base64_encoded else raw
     except (ValueError, UnicodeDecodeError):
         return None
     if len(text.encode()) > MAX_FORM_BYTES:
-        return None
+        raise PayloadTooLarge(f"the request body is larger than {MAX_FORM_BYTES} bytes")
     try:
         fields = parse_qs(text, keep_blank_values=True, max_num_fields=20)
     except ValueError:
