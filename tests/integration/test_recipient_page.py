@@ -9,7 +9,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
-from delivery_otp import delegates, dispatch, links, reads, registration, verification
+from delivery_otp import delegates, dispatch, links, reads, registration, verification, wiring
 from delivery_otp.audit import COURIER, Actor
 from delivery_otp.deliveries import shard_of
 from delivery_otp.model import RECIPIENT
@@ -293,3 +293,25 @@ def test_the_stylesheet_is_served_by_the_same_function():
     answer = invoke(PAGE, {"routeKey": "GET /pages/page.css", "rawPath": "/pages/page.css", "headers": {}})
     assert answer["statusCode"] == 200 and answer["headers"]["Content-Type"].startswith("text/css")
     assert ":focus-visible" in answer["body"]
+
+
+def test_the_page_fails_closed_with_a_503_page(clock):
+    from tests.integration.test_fail_closed import UnreachableKeys, dynamodb_down
+
+    delivery_id = registered()
+    token = link_of(delivery_id)
+    before = adapters().deliveries.get(delivery_id).serialize()
+    with dynamodb_down("GetItem"):
+        assert get(token)["statusCode"] == 503
+    with dynamodb_down("UpdateItem"):
+        answer = post(token, "resend")
+        assert answer["statusCode"] == 503 and "Nothing was changed" in answer["body"]
+    csrf = links.csrf_token(adapters().keys.key(), token)
+    adapters().set(keys=UnreachableKeys())
+    try:
+        assert get(token)["statusCode"] == 503
+        assert post(token, "show", csrf=csrf)["statusCode"] == 503
+    finally:
+        wiring.reset()
+        wiring.override(clock=clock)
+    assert adapters().deliveries.get(delivery_id).serialize() == before
