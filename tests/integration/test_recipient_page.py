@@ -315,3 +315,35 @@ def test_the_page_fails_closed_with_a_503_page(clock):
         wiring.reset()
         wiring.override(clock=clock)
     assert adapters().deliveries.get(delivery_id).serialize() == before
+
+
+def test_naming_a_delegate_answers_the_id_it_wrote_even_when_another_lands_right_after(clock):
+    """Naming a delegate is a transaction (with the delegate's page link) that hands back no item: the id
+    answered is the one this request wrote, never one another request named just after it."""
+
+    class AnotherNamedRightAfter:
+        """The repository, where another request names a delegate as soon as the first naming is written."""
+
+        def __init__(self, inner) -> None:
+            self.inner, self.done = inner, False
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def update(self, delivery_id, actions, condition, guard=None, **options):
+            result = self.inner.update(delivery_id, actions, condition, guard, **options)
+            if options.get("links") and result.applied and not self.done:
+                self.done = True
+                delegates.add_delegate(delivery_id, {"name": "Other", "email": "other@example.com"})
+            return result
+
+    delivery_id = registered()
+    repository = adapters().deliveries
+    adapters().set(deliveries=AnotherNamedRightAfter(repository))
+    try:
+        answer = delegates.add_delegate(delivery_id, {"name": "Luca", "email": "luca@example.com"})
+    finally:
+        adapters().set(deliveries=repository)
+    entries = adapters().deliveries.get(delivery_id).delegates.as_dict()
+    assert answer.body["delegate_id"] == "dlg-1" and entries["dlg-1"]["email"] == "luca@example.com"
+    assert entries["dlg-2"]["email"] == "other@example.com"
