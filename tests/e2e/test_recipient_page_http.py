@@ -20,10 +20,25 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 SHOWN = re.compile(r'id="code"[^>]*>(\d{3}) (\d{3})<')
 
 
+# The deliveries these tests registered on the shared stack.
+_REGISTERED: list[tuple[str, str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _ended_afterwards():
+    """The stack is shared: each delivery left open would be rotated (and its events sent to other tests'
+    webhook receivers) when a later test moves the local clock on. Cancelled, it is left alone."""
+    yield
+    while _REGISTERED:
+        url, delivery_id = _REGISTERED.pop()
+        requests.post(f"{url}/deliveries/{delivery_id}/cancel", timeout=30)
+
+
 def registered(url: str, locale: str = "en") -> tuple[str, str]:
     email = f"page-{uuid.uuid4().hex[:8]}@example.com"
     body = factories.registration(recipient={"email": email, "name": "Maria Rossi", "locale": locale})
     assert requests.post(f"{url}/deliveries", json=body, timeout=10).status_code == 201
+    _REGISTERED.append((url, body["delivery_id"]))
     return body["delivery_id"], email
 
 
