@@ -8,6 +8,7 @@ infrastructure. Returns how each logical id resolves (what `!Ref` and `!GetAtt` 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from typing import Any
 
@@ -85,6 +86,10 @@ def _provision_cognito(session: boto3.Session, refs: dict[str, dict[str, str]], 
     each scope gets a pool group of the same name (see local/auth.py for why)."""
     refs["AWS::Region"] = {"Ref": session.region_name}
     refs["AWS::AccountId"] = {"Ref": ACCOUNT}
+    refs["AWS::URLSuffix"] = {"Ref": "amazonaws.com"}
+    for name in resources("AWS::Serverless::HttpApi"):
+        # As API Gateway names an API (its id); the local stack serves it at its own URL (`api_urls`).
+        refs[name] = {"Ref": f"{name}-{suffix}"}
     cognito = session.client("cognito-idp")
     for name in resources("AWS::Cognito::UserPool"):
         pool = cognito.create_user_pool(PoolName=f"{name}-{suffix}")["UserPool"]
@@ -145,8 +150,42 @@ def _provision_event_buses(session: boto3.Session, refs: dict[str, dict[str, str
         refs[name] = {"Ref": f"{name}-{suffix}", "Arn": arn}
 
 
+# How the template spells an HTTP API's own address; the local stack answers it with its own URL.
+_API_URL = re.compile(r"https://\$\{(\w+)\}\.execute-api\.\$\{AWS::Region\}\.\$\{AWS::URLSuffix\}")
+
+
+def api_urls(refs: dict[str, dict[str, str]], url: str) -> None:
+    """Every HTTP API of the template is served at `url` (the local stack's own address): what the
+    template's `https://${Api}.execute-api...` then resolves to."""
+    for name in resources("AWS::Serverless::HttpApi"):
+        refs[name] = {**refs.get(name, {"Ref": name}), "Url": url}
+
+
+def condition_holds(name: str, refs: dict[str, dict[str, str]]) -> bool:
+    """One of the template's `Conditions`, with the parameters at their defaults."""
+    return bool(_evaluate(template().get("Conditions", {})[name], refs))
+
+
+def _evaluate(expression: Any, refs: dict[str, dict[str, str]]) -> Any:
+    if isinstance(expression, dict) and len(expression) == 1:
+        ((fn, arg),) = expression.items()
+        if fn == "Fn::Not":
+            return not _evaluate(arg[0], refs)
+        if fn == "Fn::Equals":
+            return str(_evaluate(arg[0], refs)) == str(_evaluate(arg[1], refs))
+        if fn == "Fn::And":
+            return all(_evaluate(a, refs) for a in arg)
+        if fn == "Fn::Or":
+            return any(_evaluate(a, refs) for a in arg)
+        if fn == "Condition":
+            return condition_holds(arg, refs)
+        return resolve(expression, refs)
+    return expression
+
+
 def resolve(value: Any, refs: dict[str, dict[str, str]]) -> Any:
-    """Resolve `Ref`, `Fn::GetAtt` and simple `Fn::Sub` against provisioned names and parameters."""
+    """Resolve `Ref`, `Fn::GetAtt`, simple `Fn::Sub` and `Fn::If` against provisioned names, parameters
+    and conditions."""
     params = parameter_defaults()
     if isinstance(value, dict) and len(value) == 1:
         ((fn, arg),) = value.items()
@@ -157,8 +196,12 @@ def resolve(value: Any, refs: dict[str, dict[str, str]]) -> Any:
         if fn == "Fn::GetAtt":
             logical, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
             return refs.get(logical, {}).get(attribute, f"arn:aws:local:{logical}.{attribute}")
+        if fn == "Fn::If":
+            condition, when_true, when_false = arg
+            return resolve(when_true if condition_holds(condition, refs) else when_false, refs)
         if fn == "Fn::Sub":
             text = arg if isinstance(arg, str) else arg[0]
+            text = _API_URL.sub(lambda m: refs.get(m.group(1), {}).get("Url") or m.group(0), text)
             for name, spec in refs.items():
                 text = text.replace("${" + name + "}", spec["Ref"])
             for name, default in params.items():

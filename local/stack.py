@@ -36,7 +36,7 @@ from local.emulator import start_moto
 from local.events import Route
 from local.local_routes import LOCAL_PATHS, local_route
 from local.oauth import LocalSignIn
-from local.provision import REGION, function_environment, parameter_defaults, provision, resolve
+from local.provision import REGION, api_urls, function_environment, provision, resolve
 from local.server import http_server
 from local.template import ROOT, functions, http_route_events, resources
 
@@ -94,14 +94,7 @@ class LocalStack:
         templates = functions()
         for props in templates.values():
             os.environ.update(function_environment(props, self.refs))
-        # The stack serves the couriers' sign-in itself (local/oauth.py), at the courier app's own address.
-        os.environ["COURIER_SIGNIN_URL"] = ""
-        # Without the shop's domain, each page takes its address from the request, as behind API Gateway;
-        # the template's fallback names the API's AWS address, which the local stack does not have.
-        if not parameter_defaults().get("PublicBaseUrl"):
-            os.environ.pop("PUBLIC_BASE_URL", None)
-        # The local stack's receivers run on this machine: webhooks may go to http://127.0.0.1:PORT here.
-        os.environ["WEBHOOK_ALLOW_LOCAL_HTTP"] = "true"
+        self._local_settings()
         # Lambda puts layers on the path (/opt/python); the local stack does the same for the template's.
         for layer in resources("AWS::Serverless::LayerVersion").values():
             content = str(Path(ROOT, layer["Properties"]["ContentUri"]))
@@ -132,11 +125,31 @@ class LocalStack:
             (self.host, self.port), self.routes, self.functions, self.auth, partial(local_route, self), LOCAL_PATHS
         )
         self.port = self.server.server_address[1]
+        self._serve_api_at(f"http://127.0.0.1:{self.port}", templates)
         threading.Thread(target=self.server.serve_forever, name="http", daemon=True).start()
         for consumer in self.consumers:
             consumer.start()
         self.ready = True
         return self.port
+
+    def _serve_api_at(self, url: str, templates: dict[str, dict[str, Any]]) -> None:
+        """The template's HTTP API is this stack: what names its address (an email's link to the
+        recipient's page) gets the stack's own URL, known once the server has its port."""
+        from delivery_otp.config import settings
+
+        api_urls(self.refs, url)
+        for props in templates.values():
+            os.environ.update(function_environment(props, self.refs))
+        self._local_settings()
+        settings.cache_clear()
+
+    @staticmethod
+    def _local_settings() -> None:
+        """What the local stack sets unlike the template."""
+        # The stack serves the couriers' sign-in itself (local/oauth.py), at the courier app's own address.
+        os.environ["COURIER_SIGNIN_URL"] = ""
+        # The local stack's receivers run on this machine: webhooks may go to http://127.0.0.1:PORT here.
+        os.environ["WEBHOOK_ALLOW_LOCAL_HTTP"] = "true"
 
     def _wire_events(self, templates: dict[str, dict[str, Any]]) -> None:
         for name, props in templates.items():

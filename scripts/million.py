@@ -260,11 +260,14 @@ def email_share(inputs: dict[str, Any], records_per_batch: float) -> dict[str, F
 
 
 def cost_per_issued_code(inputs: dict[str, Any]) -> dict[str, Figure]:
-    """POST /deliveries that issues a code: one PutItem (and its due-index entry), then its email."""
+    """POST /deliveries that issues a code: the item (and its due-index entry) and its page link's lookup
+    item, two puts in one TransactWriteItems (which bills each item twice), then its email."""
     p, s, lam = inputs["prices"], inputs["sizes"], inputs["lambda"]
-    item, index = write_units(s["registration_item_kb"]), write_units(s["index_entry_kb"])
+    item, link = 2 * write_units(s["registration_item_kb"]), 2 * write_units(s["link_item_kb"])
+    index = write_units(s["index_entry_kb"])
     dynamo = Figure(
-        (item + index) * p["dynamodb_write_unit"], f"({item} put + {index} index) WU x {_usd(p['dynamodb_write_unit'])}"
+        (item + link + index) * p["dynamodb_write_unit"],
+        f"({item} put + {link} page link, in a transaction, + {index} index) WU x {_usd(p['dynamodb_write_unit'])}",
     )
     parts = _with_dynamodb(_api_request(inputs, lam["api_gb"], lam["register_seconds"]), dynamo)
     return {**parts, **email_share(inputs, inputs["design"]["day_records_per_batch"])}

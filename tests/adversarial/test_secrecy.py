@@ -189,9 +189,74 @@ def _full_run(aws, clock, codes: dict[str, set[str]]) -> list[dict[str, Any]]:
     send_emails()
     assert _get("StorefrontFunction", "/deliveries/{id}/receipt", requeued)[0] == 200
     assert _post("StorefrontFunction", "/deliveries/{id}/cancel", american, {})[0] == 200
-    for delivery_id in [delivered, requeued, american, controls, *targets]:
+    paged = _use_the_page(codes, send_emails)
+    for delivery_id in [delivered, requeued, american, controls, paged, *targets]:
         assert _get("StorefrontFunction", "/deliveries/{id}/events", delivery_id)[0] == 200
     return seen
+
+
+def _page(method: str, token: str, form: dict[str, str] | None = None) -> dict[str, Any]:
+    from urllib.parse import urlencode
+
+    event = {
+        "routeKey": f"{method} /r/{{token}}",
+        "rawPath": f"/r/{token}",
+        "rawQueryString": "",
+        "headers": {"accept-language": "it"},
+        "pathParameters": {"token": token},
+        "body": urlencode(form) if form else None,
+        "isBase64Encoded": False,
+    }
+    return invoke("RecipientPageFunction", event)
+
+
+def _use_the_page(codes: dict[str, set[str]], send_emails: Any) -> str:
+    """The recipient's and a delegate's pages: looked at, the codes shown, a resend, a delegate's code
+    taken back and the recipient's code replaced (a new link), each through the page's own function."""
+    from delivery_otp import links
+    from delivery_otp.wiring import adapters
+
+    key = adapters().keys.key()
+    paged = _register(codes, delivery_date="2026-11-26")
+    for person in ("friend", "sister"):
+        body = {"name": person, "email": f"{person}@example.com"}
+        assert _post("StorefrontFunction", "/deliveries/{id}/delegates", paged, body)[0] == 201
+    send_emails()
+    item = adapters().deliveries.get(paged)
+    recipient = links.token(key, paged, "recipient", item.link_salt)
+    friend = links.token(key, paged, "dlg-1", links.salt_of(item, "dlg-1"))
+    for token in (recipient, friend):
+        csrf = links.csrf_token(key, token)
+        assert _page("GET", token)["statusCode"] == 200
+        assert _page("POST", token, {"action": "show", "csrf": csrf})["statusCode"] == 200
+    csrf = links.csrf_token(key, recipient)
+    for action, extra in (("resend", {}), ("revoke", {"delegate_id": "dlg-2"}), ("replace", {})):
+        assert _page("POST", recipient, {"action": action, "csrf": csrf, **extra})["statusCode"] == 303
+    _see_code(codes, paged)
+    codes[paged] |= set(_delegate_codes(paged))
+    send_emails()
+    assert _page("GET", recipient)["statusCode"] == 404  # replaced: the old link is dead
+    return paged
+
+
+def _link_tokens(records: list[dict[str, Any]]) -> set[str]:
+    """Every page link token the deliveries' salts ever made (recipient's and delegates')."""
+    from delivery_otp import links
+    from delivery_otp.wiring import adapters
+
+    key = adapters().keys.key()
+    tokens = set()
+    for record in records:
+        for image in (record["dynamodb"].get("NewImage"), record["dynamodb"].get("OldImage")):
+            if not image or not image["pk"]["S"].startswith("D#"):
+                continue
+            delivery_id = image["delivery_id"]["S"]
+            if "link_salt" in image:
+                tokens.add(links.token(key, delivery_id, "recipient", image["link_salt"]["S"]))
+            for who, delegate in image.get("delegates", {}).get("M", {}).items():
+                if "link_salt" in delegate["M"]:
+                    tokens.add(links.token(key, delivery_id, who, delegate["M"]["link_salt"]["S"]))
+    return tokens
 
 
 def _publish_events(aws, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -228,12 +293,13 @@ def _personal_and_secret_values(records: list[dict[str, Any]]) -> set[str]:
         for image in (record["dynamodb"].get("NewImage"), record["dynamodb"].get("OldImage")):
             if not image or not image["pk"]["S"].startswith("D#"):
                 continue
-            for name in ("code_nonce", "code_mac", "email", "recipient_name", "postal_code"):
+            for name in ("code_nonce", "code_mac", "email", "recipient_name", "postal_code", "link_salt"):
                 take(image.get(name))
             found.update(image.get("delegate_macs", {}).get("M", {}))
             for delegate in image.get("delegates", {}).get("M", {}).values():
                 take(delegate["M"].get("name"))
                 take(delegate["M"].get("email"))
+                take(delegate["M"].get("link_salt"))
     return found
 
 
@@ -334,6 +400,14 @@ def test_no_code_nor_a_hash_of_one_is_left_anywhere(aws, clock, capsys):
     for code in issued:
         around = re.search(rb"(?<![0-9])" + code.encode() + rb"(?![0-9])", haystack)
         assert around is None, f"code found: ...{haystack[around.start() - 80 : around.end() + 80]!r}..."
+
+    # Page links: no token anywhere (the table keeps only its SHA-256, which is fine), nor on the bus.
+    tokens = _link_tokens(stream_records)
+    assert len(tokens) >= 4
+    from delivery_otp import links
+
+    assert any(links.token_hash(token).encode() in haystack for token in tokens)  # the lookups are there
+    assert sorted(token for token in tokens if token.encode() in haystack or token in on_the_bus) == []
 
     candidates = _digest_candidates(haystack)
     assert len(candidates) > 100  # the MACs, nonces and ids are there: the search does see encoded bytes

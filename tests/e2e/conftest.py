@@ -49,6 +49,12 @@ def stack_log(stack_url):
 
 
 @pytest.fixture
+def stack_output(stack_url):
+    """Everything the stack (auth off) has written so far, log lines or not."""
+    return lambda: STACK_LOGS[stack_url].read_text(errors="replace")
+
+
+@pytest.fixture
 def stack_sqs(stack_url):
     """A client of the stack's own SQS (moto), at the address the stack names when it starts."""
     import re

@@ -54,6 +54,10 @@ PUBLIC = {
     # The courier's web app: public files, it signs in from inside.
     ("GET", "/courier/"): {"200"},
     ("GET", "/courier/{asset}"): {"200", "404"},
+    # The recipient's page: a dead link is 404, or 410 once its delivery is known to have ended.
+    ("GET", "/r/{token}"): {"200", "404", "410"},
+    ("POST", "/r/{token}"): {"200", "303", "403", "404", "410"},
+    ("GET", "/pages/page.css"): {"200"},
 }
 COURIER = {
     ("POST", "/deliveries/{id}/verifications"): {"200", "400", "403", "404", "409", "410", "413", "422", "423", "429"},
@@ -316,6 +320,8 @@ def test_audit_events_are_the_spec_events_and_stay_open_to_new_types(doc):
         "courier",
         "scheduler",
         "system",
+        "recipient",
+        "delegate",
     ]
     # The storefront's actions name the IAM principal that signed them; nobody else has one.
     assert event["properties"]["actor"]["properties"]["principal"]["type"] == ["string", "null"]

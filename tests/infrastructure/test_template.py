@@ -14,6 +14,7 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 from packaging.requirements import Requirement
@@ -52,9 +53,14 @@ SPEC_ROUTES = {
     ("POST", "/webhooks/{id}/secret/rotate"),
     ("POST", "/webhooks/{id}/test"),
     ("GET", "/webhooks/{id}/deliveries"),
+    ("GET", "/r/{token}"),
+    ("POST", "/r/{token}"),
+    ("GET", "/pages/page.css"),
 }
-# Open to anyone on purpose: the key that checks receipts.
-PUBLIC_ROUTES = {("GET", "/.well-known/jwks.json"), ("GET", "/courier/"), ("GET", "/courier/{asset}")}
+# Open to anyone on purpose: the key that checks receipts; the courier's web app (it signs in from inside);
+# the recipient's page (its link's token is the key) and its stylesheet.
+PAGE_ROUTES = {("GET", "/r/{token}"), ("POST", "/r/{token}"), ("GET", "/pages/page.css")}
+PUBLIC_ROUTES = {("GET", "/.well-known/jwks.json"), ("GET", "/courier/"), ("GET", "/courier/{asset}"), *PAGE_ROUTES}
 STOREFRONT_ROUTES = {
     r for r in SPEC_ROUTES if not r[1].endswith(("/verifications", "/attempts", "/door")) and r not in PUBLIC_ROUTES
 }
@@ -104,6 +110,14 @@ ALLOWED_ACTIONS = {
         "ses:SendBulkTemplatedEmail",
         "sqs:SendMessage",
     },
+    # The recipient's page: reads the link's lookup item and the delivery; the customer's controls update
+    # it (a replaced code puts the new link's lookup item in the same transaction); derives the code.
+    "RecipientPageFunction": {
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:PutItem",
+        "secretsmanager:GetSecretValue",
+    },
     # Puts integration events on the stack's bus; reads the receipt key to sign a delivered event's receipt.
     "EventPublisherFunction": {"events:PutEvents", "secretsmanager:GetSecretValue"},
 }
@@ -113,6 +127,7 @@ CODE_KEY_READERS = {
     "BounceFunction",
     "RegisterFunction",
     "StorefrontFunction",
+    "RecipientPageFunction",
     "VerifyFunction",
     "AttemptFunction",
     "RotationWorkerFunction",
@@ -513,9 +528,13 @@ def test_the_http_api_serves_exactly_the_spec_routes() -> None:
 def test_every_route_names_its_path_parameter_id() -> None:
     for method, path, name in http_routes():
         params = re.findall(r"\{([^}]*)\}", path)
-        assert params in ([], ["id"], ["id", "delegate_id"], ["asset"]), (
-            f"{method} {path} ({name}) has path parameters {params}"
-        )
+        if path.startswith("/r/"):
+            allowed = ([], ["token"])
+        elif path.startswith("/courier/"):
+            allowed = ([], ["asset"])
+        else:
+            allowed = ([], ["id"], ["id", "delegate_id"])
+        assert params in allowed, f"{method} {path} ({name}) has path parameters {params}"
 
 
 def test_every_route_belongs_to_the_delivery_api() -> None:
@@ -556,6 +575,9 @@ def test_the_routes_go_to_the_functions_that_own_them() -> None:
         "POST /webhooks/{id}/secret/rotate": "StorefrontFunction",
         "POST /webhooks/{id}/test": "StorefrontFunction",
         "GET /webhooks/{id}/deliveries": "StorefrontFunction",
+        "GET /r/{token}": "RecipientPageFunction",
+        "POST /r/{token}": "RecipientPageFunction",
+        "GET /pages/page.css": "RecipientPageFunction",
     }
 
 
@@ -625,6 +647,24 @@ def test_the_api_logs_access_and_throttles_by_default() -> None:
     assert not re.search(r"\$context\.(requestOverride|responseOverride)|\$input|header", access["Format"])
     assert throttle["ThrottlingBurstLimit"] > 0
     assert throttle["ThrottlingRateLimit"] > 0
+
+
+def test_no_access_log_field_can_carry_a_path_or_a_query() -> None:
+    """The recipient's page link is /r/{token}: a raw path in the access log would keep every token. Only
+    the route key (the route as declared, its parameters unfilled) says which route was called."""
+    log_format = json.loads(_props("DeliveryApi")["AccessLogSettings"]["Format"])
+    variables = {
+        field: re.findall(r"\$(context\.[A-Za-z.]+|input\.[A-Za-z.]+|stageVariables\.[A-Za-z.]+)", value)
+        for field, value in log_format.items()
+    }
+    assert all(variables.values()), "every field is one of API Gateway's $context variables"
+    for field, names in variables.items():
+        for name in names:
+            lowered = name.lower()
+            assert not any(word in lowered for word in ("path", "query", "uri", "url", "input", "header")), (
+                f"access log field {field!r} logs ${name}, which can carry a request's path or query"
+            )
+    assert log_format["routeKey"] == "$context.routeKey"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -967,7 +1007,9 @@ def test_api_sample_events_are_http_api_v2_events_of_a_template_route(file_name:
     assert context["stage"] == "$default"
     assert all(h == h.lower() for h in event["headers"])
     assert event["isBase64Encoded"] is False
-    if method == "POST":
+    if method == "POST" and event["headers"].get("content-type") == "application/x-www-form-urlencoded":
+        assert parse_qs(event["body"], strict_parsing=True)  # a page's form
+    elif method == "POST":
         assert isinstance(json.loads(event["body"]), dict)
 
 

@@ -86,7 +86,13 @@ def test_the_courier_routes_answer_as_specified(clock):
     types = [e["type"] for e in trail["events"]]
     assert types[0] == "REGISTERED" and "DELIVERED" in types
     rejected_event = next(e for e in trail["events"] if e["outcome"] == "REJECTED")
-    assert rejected_event["actor"] == {"kind": "courier", "courier_id": None, "device_id": "d-9", "principal": None}
+    assert rejected_event["actor"] == {
+        "kind": "courier",
+        "courier_id": None,
+        "device_id": "d-9",
+        "principal": None,
+        "delegate_id": None,
+    }
 
 
 def test_every_sample_event_runs_without_a_server_error(clock):

@@ -193,7 +193,13 @@ def test_the_release_route_audits_the_callers_principal_and_so_do_other_storefro
 
     events = reads.audit_trail(delivery_id)["events"]
     by_type = {e["type"]: e["actor"] for e in events}
-    assert by_type["RELEASED"] == {"kind": "storefront", "courier_id": None, "device_id": None, "principal": PRINCIPAL}
+    assert by_type["RELEASED"] == {
+        "kind": "storefront",
+        "courier_id": None,
+        "device_id": None,
+        "principal": PRINCIPAL,
+        "delegate_id": None,
+    }
     assert by_type["RETURNED"]["principal"] == PRINCIPAL
     # Called without a signature (directly), an action has no principal; a courier's never has one.
     assert by_type["REGISTERED"]["principal"] is None and by_type["VERIFICATION"]["principal"] is None

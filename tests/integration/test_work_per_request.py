@@ -17,7 +17,8 @@ def test_each_path_makes_only_the_requests_it_must(aws):
     idempotency._persistence.cache_clear()  # its client is made afresh, so its requests are counted too
     counted = {scenario: Counter(calls) for scenario, calls in work.measure().items()}
 
-    assert counted["registration"] == {"dynamodb:PutItem": 1}
+    # The item and its page link's lookup item: one transaction.
+    assert counted["registration"] == {"dynamodb:TransactWriteItems": 1}
     for who, write in (("no courier", "dynamodb:UpdateItem"), ("with courier", "dynamodb:TransactWriteItems")):
         assert counted[f"verify right code, {who}"] == {write: 1}
         assert counted[f"verify wrong code, {who}"].total() <= 2

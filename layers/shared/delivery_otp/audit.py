@@ -7,12 +7,15 @@ from typing import Any
 
 from delivery_otp.model import RECIPIENT, Actor, AuditEvent, DeliveryModel, encode_event
 
-__all__ = ["Actor", "AuditEvent"]
+__all__ = ["RECIPIENT", "Actor", "AuditEvent"]
 
 STOREFRONT = "storefront"
 COURIER = "courier"
 SCHEDULER = "scheduler"
 SYSTEM = "system"
+# The people at the door, acting through their own page (see `recipient_page`): the recipient (actor kind
+# `RECIPIENT`, the same word as whose code opened a parcel) or one of their delegates.
+DELEGATE = "delegate"
 
 
 def iam_principal(raw_event: dict[str, Any]) -> str | None:
@@ -65,6 +68,7 @@ def as_json(delivery: DeliveryModel) -> list[dict[str, Any]]:
                     "courier_id": ev.actor.courier_id,
                     "device_id": ev.actor.device_id,
                     "principal": ev.actor.principal,
+                    "delegate_id": ev.actor.delegate_id,
                 },
                 "outcome": outcome,
             }

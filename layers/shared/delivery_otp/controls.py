@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from delivery_otp import audit
+from delivery_otp import audit, links
 from delivery_otp.audit import Actor
 from delivery_otp.calendar import has_ended, local_date
 from delivery_otp.deliveries import (
@@ -27,7 +27,7 @@ from delivery_otp.deliveries import (
 )
 from delivery_otp.errors import Conflict, DateAlreadyEnded, Gone, Locked, NotFound, TooManyResends
 from delivery_otp.issuing import issue_code, retained_until, same_delegates
-from delivery_otp.model import LOCKED, OPEN_STATES, SCHEDULED, DeliveryModel
+from delivery_otp.model import LOCKED, OPEN_STATES, RECIPIENT, SCHEDULED, DeliveryModel
 from delivery_otp.validation import parse_date
 from delivery_otp.wiring import adapters
 
@@ -72,11 +72,12 @@ def resend_code(delivery_id: str, by: Actor = audit.UNSIGNED_STOREFRONT) -> dict
 
 def replace_code(delivery_id: str, by: Actor = audit.UNSIGNED_STOREFRONT) -> dict[str, Any]:
     """ "My code leaked": a new code for the same day now; the old one dies and the new one is emailed.
-    Audited as ROTATED, by the storefront."""
+    Audited as ROTATED, by whoever asked. The recipient's page link is renewed in the same write: whoever
+    saw the code may have seen the link too, so every earlier link of the recipient ends."""
     now = adapters().clock.now()
     delivery = load(delivery_id)
     _live_or_refuse(delivery, now)
-    return _reissue(delivery, day_of(delivery), now, "ROTATED", "customer request", (SCHEDULED,), by)
+    return _reissue(delivery, day_of(delivery), now, "ROTATED", "customer request", (SCHEDULED,), by, relink=True)
 
 
 def reschedule(delivery_id: str, body: dict[str, Any], by: Actor = audit.UNSIGNED_STOREFRONT) -> dict[str, Any]:
@@ -118,9 +119,12 @@ def _reissue(
     states: tuple[str, ...],
     storefront: Actor,
     new_day: bool = False,
+    *,
+    relink: bool = False,
 ) -> dict[str, Any]:
     """A new day and (when the delivery needs one) a new code, in one write conditional on the state read.
-    A `new_day` the customer picked starts the count of working days before a return to sender again."""
+    A `new_day` the customer picked starts the count of working days before a return to sender again.
+    `relink`: the recipient gets a new page link salt (and its lookup item, in the same transaction)."""
     issue = int(delivery.issue_number)
     actions: list[Any] = [DeliveryModel.delivery_date.set(day.isoformat()), DeliveryModel.status.set(SCHEDULED)]
     if new_day:
@@ -131,9 +135,16 @@ def _reissue(
             event_type, now, storefront, issue_number=issue + 1 if delivery.code_required else None, outcome=outcome
         )
     ]
+    page_links = []
     if delivery.code_required:
-        actions += [DeliveryModel.wrong_attempts.set(0), *issue_code(delivery, issue + 1, day).actions()]
+        issued = issue_code(delivery, issue + 1, day)
+        actions += [DeliveryModel.wrong_attempts.set(0), *issued.actions()]
         events.append(audit.event("CODE_ISSUED", now, storefront, issue_number=issue + 1))
+        if relink:
+            salt = links.new_salt()
+            actions.append(DeliveryModel.link_salt.set(salt))
+            key = adapters().keys.key()
+            page_links.append(links.lookup(key, delivery.delivery_id, RECIPIENT, salt, issued.expires_at))
     else:
         actions.append(DeliveryModel.expires_at.set(retained_until(day, zone_of(delivery))))
     actions.append(audit.record(*events))
@@ -145,7 +156,8 @@ def _reissue(
         & DeliveryModel.status.is_in(*states)
         & (DeliveryModel.life_wrong_attempts < life_limit_of(delivery))
         & same_delegates(delivery),
+        links=page_links,
     )
-    if not result.applied or result.item is None:
+    if not result.applied:
         raise Conflict(f"delivery {delivery.delivery_id!r} changed meanwhile; read it and try again")
-    return view(result.item, now)
+    return view(result.item if result.item is not None else load(delivery.delivery_id), now)

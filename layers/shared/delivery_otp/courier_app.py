@@ -51,7 +51,9 @@ def index(event: dict[str, Any]) -> dict[str, Any]:
 def signin_config(event: dict[str, Any], headers: dict[str, str]) -> dict[str, str]:
     """Where the app signs in and where the sign-in returns to."""
     current = settings()
-    base = current.public_base_url or _request_base(event, headers)
+    # The address the app was opened at (behind the shop's domain, that domain): the sign-in returns there,
+    # and the session storage that holds the PKCE verifier belongs to that origin.
+    base = _request_base(event, headers)
     signin = current.courier_signin_url or base
     return {
         "base": base,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from delivery_otp import audit, codes
+from delivery_otp import audit, codes, links
 from delivery_otp.audit import Actor
 from delivery_otp.deliveries import Answer, code_is_live, write_on_fresh_state
 from delivery_otp.errors import Conflict, NotFound, TooManyDelegates
@@ -37,8 +37,11 @@ def add_delegate(delivery_id: str, body: dict[str, Any], by: Actor = audit.UNSIG
     """
     name, email, locale = parse_delegate(body)
     now = adapters().clock.now()
+    # The id of the plan that was written (the write hands back no item: it is a transaction with the
+    # delegate's page link, and a re-read could already show a delegate another request named meanwhile).
+    planned: list[str] = []
 
-    def plan(delivery: DeliveryModel) -> tuple[list[Any], Any]:
+    def plan(delivery: DeliveryModel) -> tuple[list[Any], Any, list[Any]]:
         if not delivery.code_required:
             raise Conflict(f"delivery {delivery_id!r} needs no code: there is nothing to share with a delegate")
         if delivery.status not in OPEN_STATES:
@@ -49,7 +52,17 @@ def add_delegate(delivery_id: str, body: dict[str, Any], by: Actor = audit.UNSIG
         if count >= DELEGATES_PER_DELIVERY:
             raise TooManyDelegates(f"a delivery can have at most {DELEGATES_PER_DELIVERY} delegates in its life")
         who = codes.delegate_id(count + 1)
-        entry = {"name": name, "email": email, "locale": locale or delivery.locale, "added_at": now.isoformat()}
+        planned.append(who)
+        salt = links.new_salt()
+        entry = {
+            "name": name,
+            "email": email,
+            "locale": locale or delivery.locale,
+            "added_at": now.isoformat(),
+            "link_salt": salt,
+        }
+        # The delegate's own page link: its lookup item goes in the same transaction as the naming.
+        link = links.lookup(adapters().keys.key(), delivery_id, who, salt, delivery.expires_at)
         actions: list[Any] = [
             DeliveryModel.delegate_count.set(count + 1),
             DeliveryModel.live_delegates.add({who}),
@@ -77,11 +90,10 @@ def add_delegate(delivery_id: str, body: dict[str, Any], by: Actor = audit.UNSIG
                 actions.append(DeliveryModel.delegate_macs[mac].set(who))
                 condition &= DeliveryModel.delegate_macs.exists()
         # Otherwise (locked, requeued, the day over) the delegate's code comes with the next issue.
-        return actions, condition
+        return actions, condition, [link]
 
-    named = write_on_fresh_state(delivery_id, plan)
-    who = codes.delegate_id(int(named.delegate_count))
-    return Answer(201, {"delegate_id": who, "name": name, "status": "ACTIVE"})
+    write_on_fresh_state(delivery_id, plan)
+    return Answer(201, {"delegate_id": planned[-1], "name": name, "status": "ACTIVE"})
 
 
 def revoke_delegate(delivery_id: str, delegate: str, by: Actor = audit.UNSIGNED_STOREFRONT) -> dict[str, Any]:

@@ -205,22 +205,22 @@ def ends(delivery_id: str, now: datetime) -> list[Any]:
 _MAX_WRITE_ROUNDS = 10
 
 
-def write_on_fresh_state(
-    delivery_id: str, plan: Callable[[DeliveryModel], tuple[list[Any], Any] | None]
-) -> DeliveryModel:
+def write_on_fresh_state(delivery_id: str, plan: Callable[[DeliveryModel], tuple[Any, ...] | None]) -> DeliveryModel:
     """Optimistic concurrency for the customer's controls and the delegates: the write is built from the
     delivery as read and conditioned on that state; when another write got there first, it is built again
     from the item DynamoDB handed back with the refusal (no second read). `plan` raises the request's
-    refusals, or returns None when there is nothing to write. Returns the delivery as it now is."""
+    refusals, or returns None when there is nothing to write, else (actions, condition) or (actions,
+    condition, page links' lookup items to put in the same transaction). Returns the delivery as it now is."""
     delivery = load(delivery_id)
     for _ in range(_MAX_WRITE_ROUNDS):
         planned = plan(delivery)
         if planned is None:
             return delivery
-        result = adapters().deliveries.update(delivery_id, *planned)
+        actions, condition, *links = planned
+        result = adapters().deliveries.update(delivery_id, actions, condition, links=links[0] if links else ())
+        if result.applied:
+            return result.item if result.item is not None else load(delivery_id)
         if result.item is None:
             raise unknown_delivery(delivery_id)
-        if result.applied:
-            return result.item
         delivery = result.item
     raise DependencyUnavailable("the delivery is changing too fast; try again")

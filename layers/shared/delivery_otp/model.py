@@ -56,6 +56,8 @@ class Actor:
     self_declared: bool = field(default=False, compare=False)
     # The storefront caller's IAM principal (its user or role ARN), for the storefront's own actions.
     principal: str | None = None
+    # The delegate acting through their own page (kind "delegate").
+    delegate_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,9 @@ class AuditEvent:
 
 def encode_event(event: AuditEvent) -> str:
     """An event as one compact JSON array (trailing nulls left out): ["TYPE", at, issue, kind, courier, device,
-    outcome, principal]. A trail of strings, not of nested maps, keeps the item small: DynamoDB bills every write by the
-    whole item's size, attribute names inside maps included, and the trail grows with each event."""
+    outcome, principal, delegate]. A trail of strings, not of nested maps, keeps the item small: DynamoDB bills
+    every write by the whole item's size, attribute names inside maps included, and the trail grows with each
+    event."""
     fields = [
         event.type,
         event.at,
@@ -80,6 +83,7 @@ def encode_event(event: AuditEvent) -> str:
         event.actor.device_id,
         event.outcome,
         event.actor.principal,
+        event.actor.delegate_id,
     ]
     while fields[-1] is None:
         fields.pop()
@@ -102,9 +106,13 @@ def readable(value: Any) -> Any:
 
 def decode_event(text: str) -> AuditEvent:
     stored = [readable(value) for value in json.loads(text)]
-    kind, at, issue, actor, courier, device, outcome, principal = [*stored, *[None] * 6][:8]
+    kind, at, issue, actor, courier, device, outcome, principal, delegate = [*stored, *[None] * 7][:9]
     return AuditEvent(
-        kind, at, Actor(actor, courier, device, principal=principal), int(issue) if issue is not None else None, outcome
+        kind,
+        at,
+        Actor(actor, courier, device, principal=principal, delegate_id=delegate),
+        int(issue) if issue is not None else None,
+        outcome,
     )
 
 
@@ -215,6 +223,10 @@ class DeliveryModel(Model):
     delivered_issue = NumberAttribute(null=True)
     assigned_courier = UnicodeAttribute(null=True)
 
+    # The recipient's page: the salt of the recipient's link (see `links`); a new salt ends every earlier
+    # link of the recipient. Each delegate's salt is `link_salt` in its entry of `delegates`.
+    link_salt = UnicodeAttribute(null=True)
+
     # Delegates: people the customer trusts to receive the parcel, each with a code of their
     # own. `delegates` maps an id to {name, email, locale, added_at, revoked_at, emailed_issue,
     # sending_issue, sending_until}: the last issue SES took for them, the last one whose send was
@@ -245,6 +257,26 @@ class DeliveryModel(Model):
     rev = NumberAttribute(null=True)
 
     events = ListAttribute(of=AuditEventAttribute, default=list)
+    expires_at = TTLAttribute(null=True)
+
+
+def link_key(token_hash: str) -> str:
+    return f"L#{token_hash}"
+
+
+class LinkModel(Model):
+    """The way from a page link to its delivery: keyed by the SHA-256 of the link's token (never the token),
+    naming the delivery and the holder (`recipient` or a delegate id). The holder's current salt on the
+    delivery says whether the link still works (see `links`). Same table as the deliveries."""
+
+    class Meta:
+        table_name = "deliveries"
+        region = DeliveryModel.Meta.region
+        max_retry_attempts = 2
+
+    pk = UnicodeAttribute(hash_key=True)
+    delivery_id = UnicodeAttribute()
+    holder = UnicodeAttribute()
     expires_at = TTLAttribute(null=True)
 
 
@@ -280,7 +312,7 @@ def bind(table_name: str, host: str | None, region: str | None) -> None:
     Meta. So the table is bound here, once, before either is made (wiring does it when it builds the
     table), and a connection built for other settings is dropped. Binding again to the same place
     changes nothing."""
-    for model in (DeliveryModel, CourierBudgetModel):
+    for model in (DeliveryModel, CourierBudgetModel, LinkModel):
         wanted = {"table_name": table_name, "host": host, "region": region or model.Meta.region}
         if any(getattr(model.Meta, name, None) != value for name, value in wanted.items()):
             for name, value in wanted.items():

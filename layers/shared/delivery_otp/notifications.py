@@ -38,14 +38,14 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecordEventName,
 )
 
-from delivery_otp import audit, codes
+from delivery_otp import audit, codes, links
 from delivery_otp.audit import Actor
 from delivery_otp.config import settings
 from delivery_otp.deliveries import WRITES_PER_TRANSACTION, code_is_live, epoch
 from delivery_otp.email_render import render_code_email
 from delivery_otp.errors import DependencyUnavailable
 from delivery_otp.issuing import shards
-from delivery_otp.model import SCHEDULED, DeliveryModel, delegate_entries
+from delivery_otp.model import RECIPIENT, SCHEDULED, DeliveryModel, delegate_entries
 from delivery_otp.wiring import adapters
 
 # A delegate's claimed send not confirmed within this long was abandoned by a sender that died (the
@@ -162,6 +162,12 @@ class _Kind(Protocol):
     def mark(self, plans: list[Plan], accepted: dict[Message, bool], now: datetime) -> None:
         """Record, in conditional writes, what SES took (and release what it did not)."""
         ...
+
+
+def _page_link(key: bytes, item: DeliveryModel, holder: str) -> str | None:
+    """The holder's page link, derived again (the same for every email of the holder until a new salt)."""
+    base = settings().public_base_url
+    return links.holder_url(base, key, item, holder) if base else None
 
 
 def _template_data(rendered: Any, now: datetime) -> dict[str, str]:
@@ -415,6 +421,7 @@ class _CodeEmails:
             # A delegate who never got a code gets this one as a first code, not as a replacement.
             reason="issued" if issue == 1 or (delegate is not None and not entry.get("emailed_issue")) else "rotated",
             delegate_of=(item.recipient_name or "") if delegate is not None else None,
+            page_link=_page_link(key, item, delegate or RECIPIENT),
         )
         return _template_data(rendered, now)
 

@@ -12,14 +12,14 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from delivery_otp import audit, policy
+from delivery_otp import audit, links, policy
 from delivery_otp.audit import Actor
 from delivery_otp.calendar import has_ended
 from delivery_otp.config import settings
 from delivery_otp.deliveries import Answer, view, within_reach
 from delivery_otp.errors import Conflict, DateAlreadyEnded
 from delivery_otp.issuing import issue_code, retained_until
-from delivery_otp.model import SCHEDULED, DeliveryModel, delivery_key
+from delivery_otp.model import RECIPIENT, SCHEDULED, DeliveryModel, delivery_key
 from delivery_otp.validation import parse_registration
 from delivery_otp.wiring import adapters
 
@@ -70,13 +70,20 @@ def register(body: dict[str, Any], by: Actor = audit.UNSIGNED_STOREFRONT) -> Ans
         emailed_issue=0,
         events=[audit.event("REGISTERED", now, by)],
     )
+    page_links = []
     if required:
         issue_code(delivery, 1, registration.delivery_date).apply(delivery)
         delivery.events.append(audit.event("CODE_ISSUED", now, Actor(audit.SYSTEM), issue_number=1))
+        # The recipient's page link, whose lookup item is written with the delivery (one transaction).
+        delivery.link_salt = links.new_salt()
+        key = adapters().keys.key()
+        page_links.append(
+            links.lookup(key, registration.delivery_id, RECIPIENT, delivery.link_salt, delivery.expires_at)
+        )
     else:
         delivery.expires_at = retained_until(registration.delivery_date, zone)
 
-    existing = repository.create(delivery)
+    existing = repository.create(delivery, page_links)
     if existing is None:
         return Answer(201, view(delivery, now))
     return _repeat(existing, registration.request_hash, now)

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from delivery_otp.adapters import courier_budgets, prepared
 from delivery_otp.errors import DependencyUnavailable
-from delivery_otp.model import CourierBudgetModel, DeliveryModel, delivery_key
+from delivery_otp.model import CourierBudgetModel, DeliveryModel, LinkModel, delivery_key
 
 if TYPE_CHECKING:
     from delivery_otp.adapters.courier_budgets import CourierGuard
@@ -60,6 +60,11 @@ def _conditional_update(delivery_id: str, actions: Sequence[Any], condition: Any
     )
 
 
+def _link_puts(links: Sequence[LinkModel]) -> list[dict[str, Any]]:
+    """Transaction items putting page links' lookup items (a token's hash names one holder for good)."""
+    return [{"Put": link.get_save_kwargs_from_instance()} for link in links]
+
+
 class DeliveryRepository:
     def __init__(self, table: Table) -> None:
         self.table = table
@@ -73,17 +78,39 @@ class DeliveryRepository:
         item = self.table.call("get_item", _request(delivery_key(delivery_id), consistent_read=True)).get("Item")
         return DeliveryModel.from_raw_data(item) if item else None
 
-    def create(self, delivery: DeliveryModel) -> DeliveryModel | None:
-        """Insert unless the id exists; returns the existing item in that case, None when created."""
+    def create(self, delivery: DeliveryModel, links: Sequence[LinkModel] = ()) -> DeliveryModel | None:
+        """Insert unless the id exists; returns the existing item in that case, None when created. With
+        `links`, their lookup items are put in the same transaction (all or nothing)."""
         request = delivery.get_save_kwargs_from_instance(
             condition=DeliveryModel.pk.does_not_exist(), return_values_on_condition_failure="ALL_OLD"
         )
+        if links:
+            try:
+                self.table.call("transact_write_items", {"TransactItems": [{"Put": request}, *_link_puts(links)]})
+            except ClientError as exc:
+                return self._refused_transaction(exc, delivery.delivery_id) or self.get(delivery.delivery_id)
+            return None
         try:
             self.table.call("put_item", request)
         except ClientError as exc:
             old = exc.response.get("Item")
             return DeliveryModel.from_raw_data(old) if old else self.get(delivery.delivery_id)
         return None
+
+    def get_link(self, key: str) -> LinkModel | None:
+        """A page link's lookup item, by its key (`model.link_key` of the token's hash)."""
+        request = LinkModel._get_connection().get_operation_kwargs(key, consistent_read=True)
+        item = self.table.call("get_item", request).get("Item")
+        return LinkModel.from_raw_data(item) if item else None
+
+    def _refused_transaction(self, exc: ClientError, delivery_id: str) -> DeliveryModel | None:
+        """The delivery as it was when a transaction with its write (first) was refused; None when its own
+        condition held (a conflict elsewhere: the caller tries again on fresh state)."""
+        if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            raise DependencyUnavailable("the delivery store is unavailable") from exc
+        reasons = exc.response.get("CancellationReasons") or [{}]
+        old = reasons[0].get("Item")
+        return DeliveryModel.from_raw_data(old) if old else None
 
     def get_many(self, delivery_ids: Sequence[str]) -> dict[str, DeliveryModel]:
         """Strongly consistent reads of these deliveries; the unknown ones are left out."""
@@ -100,9 +127,24 @@ class DeliveryRepository:
         guard: CourierGuard | None = None,
         *,
         want_new: bool = True,
+        links: Sequence[LinkModel] = (),
     ) -> WriteResult:
         """With `guard`, in one transaction with the courier's part. `want_new=False` when the caller needs
-        nothing back on success (the right code at the door): the item is then neither sent nor parsed."""
+        nothing back on success (the right code at the door): the item is then neither sent nor parsed.
+        With `links`, their lookup items are put in one transaction with the update, which then hands
+        back no item on success (read it again when needed)."""
+        if links:
+            delivery_part = _conditional_update(
+                delivery_id, actions, condition, return_values_on_condition_failure="ALL_OLD"
+            )
+            try:
+                self.table.call(
+                    "transact_write_items", {"TransactItems": [{"Update": delivery_part}, *_link_puts(links)]}
+                )
+            except ClientError as exc:
+                old = self._refused_transaction(exc, delivery_id)
+                return WriteResult(False, old if old is not None else self.get(delivery_id))
+            return WriteResult(True, None)
         if guard is not None:
             delivery_part = _conditional_update(
                 delivery_id, actions, condition, return_values_on_condition_failure="ALL_OLD"
