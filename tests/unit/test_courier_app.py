@@ -66,12 +66,16 @@ def test_the_page_speaks_the_devices_language_and_names_the_sign_in(app):
     assert "Falscher Code" in embedded(answer["body"], "strings")["REJECTED"]
 
 
-def test_the_shops_domain_is_the_return_address_when_set(app, monkeypatch):
+def test_the_sign_in_returns_to_the_address_the_app_was_opened_at(app, monkeypatch):
+    """Reached through the shop's domain, the app returns there: the PKCE verifier waits in that origin's
+    session storage, whatever another setting names (the local stack names its own address for emails)."""
     from delivery_otp import config
 
-    monkeypatch.setenv("PUBLIC_BASE_URL", "https://shop.example.com/")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://elsewhere.example.com")
     config.settings.cache_clear()
-    body = app.answer(event(), ASSETS)["body"]
+    opened = event()
+    opened["requestContext"]["domainName"] = "shop.example.com"
+    body = app.answer(opened, ASSETS)["body"]
     assert embedded(body, "config")["redirect_uri"] == "https://shop.example.com/courier/"
 
 
