@@ -3,6 +3,7 @@ each recording what reached it and answering as the test asks (2xx, 500, hang, c
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -31,10 +32,17 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     arrived: threading.Condition = field(default_factory=threading.Condition)
 
-    def wait_for(self, count: int, timeout_s: float) -> list[Received]:
+    def wait_for(self, count: int, timeout_s: float, event_id: str | None = None) -> list[Received]:
+        """What arrived once `count` messages did (only those of `event_id` when given), or at the timeout."""
         with self.arrived:
-            self.arrived.wait_for(lambda: len(self.received) >= count, timeout_s)
+            self.arrived.wait_for(lambda: len(self.of(event_id)) >= count, timeout_s)
+            return self.of(event_id)
+
+    def of(self, event_id: str | None) -> list[Received]:
+        """The messages that carried `event_id` (all of them when None)."""
+        if event_id is None:
             return list(self.received)
+        return [r for r in self.received if json.loads(r.body).get("id") == event_id]
 
 
 def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
