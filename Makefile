@@ -7,7 +7,7 @@ VENV := .venv
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: catalogs browser run test unit integration infrastructure e2e lint validate build deploy bench clean redrive resend-emails
+.PHONY: catalogs browser screenshots run test unit integration infrastructure e2e lint validate build deploy bench clean redrive resend-emails
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m pip install --quiet --target .tools uv
@@ -30,6 +30,10 @@ catalogs: $(VENV)/.synced
 browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
+
+# The pictures in the README (docs/img/): the browser tests take them on the way through their flows.
+screenshots: $(VENV)/.synced browser
+	SCREENSHOTS_DIR=docs/img $(VENV)/bin/python -m pytest -n 2 --dist loadgroup -q tests/browser
 
 run: $(VENV)/.synced
 	$(VENV)/bin/python -m local

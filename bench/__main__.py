@@ -6,7 +6,8 @@ verification with the network removed (vs. one bare update_item), and the nightl
 (vs. writing the same items with BatchWriteItem), then the same rotation on a diagnostic server variant
 that answers attribute values without walking each through the API model (see `bench.server`), and
 webhooks on the local stack: a state change's first webhook attempt (vs. a GET round trip to the same
-stack) and messages per event per endpoint (see `bench.webhooks`).
+stack) and messages per event per endpoint (see `bench.webhooks`), and the people's pages: the courier
+app's first load in bytes and the recipient page's server time, warm and cold (see `bench.pages`).
 BENCH_ROTATION_N sets the rotation's size, BENCH_WEBHOOK_ROUNDS the webhook rounds.
 """
 
@@ -19,7 +20,7 @@ import time
 from typing import Any
 
 import bench  # noqa: F401 - puts the layer on the path
-from bench import coldstart, cpu, rotation, webhooks, work
+from bench import coldstart, cpu, pages, rotation, webhooks, work
 
 
 def main() -> None:
@@ -77,6 +78,14 @@ def main() -> None:
     hooks = webhooks.measure(rounds)
     webhooks.report(hooks)
     figures["webhooks"] = hooks
+
+    print(
+        "== The people's pages: the courier app's first load (reference: the 100 KB budget); the recipient"
+        " page's server time (reference: a bare handler returning a static string)"
+    )
+    first_load, page = pages.measure()
+    pages.report(first_load, page)
+    figures["pages"] = {"courier_first_load": first_load, "recipient_page": page}
 
     print(f"== done in {time.perf_counter() - started:.0f} s")
     if os.environ.get("BENCH_JSON"):

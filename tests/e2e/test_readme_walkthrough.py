@@ -35,6 +35,10 @@ def test_the_readme_walkthrough_delivers_the_parcel(secure_stack_url):
     out = done.stdout
     assert '<p role="img" aria-label="Codice di consegna: ' in out
     assert '"status":"REQUEUED"' in out
+    # Maria's link: her page answers, and replacing the code ended it; the courier app is served.
+    link = re.search(r"(http://127\.0\.0\.1:\d+/r/[A-Za-z0-9_-]{32})\n200\n", out)
+    assert link and link.group(1).startswith(secure_stack_url)
+    assert re.search(r"^404$", out, re.M) and re.search(r"^200$", out[out.index("\n404\n") :], re.M)
     assert '"RotationFunction": {"shards_queued": 16' in out
     assert '"resends_left_today":2' in out and '["CODE_RESENT",1,null]' in out
     # Maria's inbox after the resend and the replacement asked back to back: the resend arrived too.
