@@ -61,7 +61,16 @@ from delivery_otp.observability import logger
 from delivery_otp.validation import MAX_BODY_BYTES
 from delivery_otp.web import page, redirect
 from delivery_otp.wiring import adapters
-from delivery_otp.wording import TEMPLATES, gettext_in, language_from_header, language_of, render
+from delivery_otp.wording import (
+    N_,
+    TEMPLATES,
+    clock_time,
+    gettext_in,
+    language_from_header,
+    language_of,
+    long_date,
+    render,
+)
 
 # A link stays open this long after its delivery ended (the holder may come back to see what happened).
 DAYS_AFTER_END = 30
@@ -75,26 +84,6 @@ RECIPIENT_ACTIONS = ("resend", "replace", "move", "revoke")
 DELEGATE_ACTIONS = ("decline",)
 
 
-def N_(message: str) -> str:
-    """Marks a message for the catalogs; it is translated where it is shown."""
-    return message
-
-
-_WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"), N_("Sunday"))
-_MONTHS = (
-    N_("January"),
-    N_("February"),
-    N_("March"),
-    N_("April"),
-    N_("May"),
-    N_("June"),
-    N_("July"),
-    N_("August"),
-    N_("September"),
-    N_("October"),
-    N_("November"),
-    N_("December"),
-)
 # What the page says after an action, by the key the redirect carries (`?done=`): only these keys are
 # ever shown, so a crafted address cannot put words on the page.
 NOTICES = {
@@ -188,24 +177,13 @@ def ended_at(delivery: DeliveryModel) -> datetime | None:
 # --- what the page shows ------------------------------------------------------------------------
 
 
-def long_date(language: str, day: date) -> str:
-    return gettext_in(
-        language,
-        N_("%(weekday)s %(day)d %(month)s %(year)d"),
-        weekday=gettext_in(language, _WEEKDAYS[day.weekday()]),
-        day=day.day,
-        month=gettext_in(language, _MONTHS[day.month - 1]),
-        year=day.year,
-    )
-
-
 def local_time(language: str, instant: datetime) -> str:
     """A local instant as people read it: the day and the time, with the zone's abbreviation."""
     return gettext_in(
         language,
         N_("%(date)s at %(time)s (%(zone)s)"),
         date=long_date(language, instant.date()),
-        time=instant.strftime("%H:%M"),
+        time=clock_time(language, instant),
         zone=instant.tzname() or "",
     )
 
