@@ -15,6 +15,8 @@ import axe_selenium_python
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
 
 PHONE = (390, 844)
 DESKTOP = (1280, 800)
@@ -76,3 +78,18 @@ def axe_violations(driver: webdriver.Chrome) -> list[dict]:
         for v in result["violations"]
         if v["impact"] in BLOCKING_IMPACTS
     ]
+
+
+def wait_for(driver: webdriver.Chrome, condition, timeout: float = 30):
+    """Waits on the page's own state (never a fixed time) until `condition(driver)` holds."""
+    return WebDriverWait(driver, timeout).until(lambda d: condition(d))
+
+
+def tab_to(driver: webdriver.Chrome, element_id: str):
+    """Moves the focus with TAB alone until it rests on `element_id`; the focused element."""
+    for _ in range(40):
+        active = driver.switch_to.active_element
+        if active.get_attribute("id") == element_id:
+            return active
+        active.send_keys(Keys.TAB)
+    raise AssertionError(f"TAB never reached #{element_id}")

@@ -18,9 +18,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.conftest import axe_violations, new_browser
+from tests.browser.conftest import axe_violations, new_browser, tab_to, wait_for
 from tests.browser.screens import shoot
 from tests.e2e.conftest import _stack
 from tests.support import factories
@@ -76,10 +75,6 @@ def registered(stack, storefront):
 
     yield body["delivery_id"], code
     requests.delete(f"{stack}/local/clock", timeout=10)
-
-
-def wait_for(driver, condition, timeout: float = 30):
-    return WebDriverWait(driver, timeout).until(lambda d: condition(d))
 
 
 def visible(driver, element_id: str) -> bool:
@@ -256,13 +251,3 @@ def test_sign_in_and_verify_with_the_keyboard_alone(proxy, registered):
         wait_for(driver, lambda d: "Code accepted" in result_text(d))
     finally:
         driver.quit()
-
-
-def tab_to(driver, element_id: str):
-    """Moves the focus with TAB alone until it rests on `element_id`; the focused element."""
-    for _ in range(30):
-        active = driver.switch_to.active_element
-        if active.get_attribute("id") == element_id:
-            return active
-        active.send_keys(Keys.TAB)
-    raise AssertionError(f"TAB never reached #{element_id}")

@@ -12,9 +12,8 @@ import pytest
 import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.conftest import axe_violations, new_browser
+from tests.browser.conftest import axe_violations, new_browser, tab_to, wait_for
 from tests.browser.screens import shoot
 from tests.e2e.conftest import _stack
 from tests.e2e.test_lifecycle_http import mailbox, set_clock
@@ -68,10 +67,6 @@ def code_of(stack: str, delivery_id: str) -> str:
 
 def trail(stack: str, delivery_id: str) -> list[dict]:
     return requests.get(f"{stack}/deliveries/{delivery_id}/events", timeout=30).json()["events"]
-
-
-def wait_for(driver, condition, timeout: float = 30):
-    return WebDriverWait(driver, timeout).until(lambda d: condition(d))
 
 
 def present(driver, element_id: str) -> bool:
@@ -173,13 +168,3 @@ def test_show_and_resend_with_the_keyboard_alone(stack):
         assert len(resent) == 1 and resent[0]["actor"]["kind"] == "recipient"
     finally:
         driver.quit()
-
-
-def tab_to(driver, element_id: str):
-    """Moves the focus with TAB alone until it rests on `element_id`; the focused element."""
-    for _ in range(40):
-        active = driver.switch_to.active_element
-        if active.get_attribute("id") == element_id:
-            return active
-        active.send_keys(Keys.TAB)
-    raise AssertionError(f"TAB never reached #{element_id}")
