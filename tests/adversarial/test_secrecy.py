@@ -390,7 +390,10 @@ def test_no_code_nor_a_hash_of_one_is_left_anywhere(aws, clock, capsys):
     assert len(issued) >= 8 and len(stream_records) >= 10 and capture.lines and "CourierBlocked" in printed
     kinds = {event["detail"]["type"] for event in bus}
     assert {"delivery.wrong_code", "delivery.locked", "delivery.delivered", "courier.blocked"} <= kinds
-    assert sum("receipt_claims" in event for event in bus) == 3  # three deliveries were handed over
+    # Three of this run's deliveries were handed over. After other tests in the same process the stream
+    # tail (moto's LATEST iterator) can hand back their earlier records too: more to search, never less.
+    handed_over = {e["detail"]["id"] for e in bus if "receipt_claims" in e and e["detail"]["subject"] in codes}
+    assert len(handed_over) == 3
     on_the_bus = json.dumps(bus, ensure_ascii=False)
     private = _personal_and_secret_values(stream_records)
     assert len(private) >= 20 and {"neighbour", "neighbour@example.com", "sam@example.com"} <= private
