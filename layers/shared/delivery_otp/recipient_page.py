@@ -48,6 +48,7 @@ from delivery_otp.model import (
     ENDED_STATES,
     LOCKED,
     ON_HOLD,
+    OPEN_STATES,
     RECIPIENT,
     REQUEUED,
     RETURNED,
@@ -396,20 +397,10 @@ def _perform(holder: Holder, action: str, form: dict[str, str], now: datetime) -
     except DependencyUnavailable:
         raise
     except DomainError as refused:
-        for kind, notice in _REFUSALS:
-            if isinstance(refused, kind):
-                return (
-                    "not_open"
-                    if notice == "changed"
-                    and holder.delivery.status
-                    not in (
-                        SCHEDULED,
-                        LOCKED,
-                        REQUEUED,
-                    )
-                    else notice
-                )
-        return "changed"
+        notice = next((notice for kind, notice in _REFUSALS if isinstance(refused, kind)), "changed")
+        if notice == "changed" and holder.delivery.status not in OPEN_STATES:
+            return "not_open"
+        return notice
 
 
 def form_fields(body: str | None, base64_encoded: bool) -> dict[str, str] | None:
