@@ -34,10 +34,6 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-# Conditional writes per TransactWriteItems (DynamoDB's limit): the batch of every bulk writer.
-WRITES_PER_TRANSACTION = 100
-
-
 def epoch(instant: datetime) -> int:
     return int(instant.timestamp())
 

@@ -38,6 +38,8 @@ OPEN_STATES = (SCHEDULED, LOCKED, REQUEUED)
 # States in which a delivery has ended: nothing more goes out, and its personal data is erased
 # `PersonalDataRetentionDays` later (or at once on request). A new ending state is added here alone.
 ENDED_STATES = (DELIVERED, CANCELLED, ON_HOLD, RETURNED)
+# Conditional writes per TransactWriteItems (DynamoDB's limit): the batch of every bulk writer.
+WRITES_PER_TRANSACTION = 100
 # `received_by` when the recipient's own code opened the delivery (else a delegate id).
 RECIPIENT = "recipient"
 

@@ -41,11 +41,11 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from delivery_otp import audit, codes, links
 from delivery_otp.audit import Actor
 from delivery_otp.config import settings
-from delivery_otp.deliveries import WRITES_PER_TRANSACTION, code_is_live, epoch
+from delivery_otp.deliveries import code_is_live, epoch
 from delivery_otp.email_render import render_code_email
 from delivery_otp.errors import DependencyUnavailable
 from delivery_otp.issuing import shards
-from delivery_otp.model import RECIPIENT, SCHEDULED, DeliveryModel, delegate_entries
+from delivery_otp.model import RECIPIENT, SCHEDULED, WRITES_PER_TRANSACTION, DeliveryModel, delegate_entries
 from delivery_otp.wiring import adapters
 
 # A delegate's claimed send not confirmed within this long was abandoned by a sender that died (the
@@ -388,11 +388,8 @@ class _CodeEmails:
         repository = adapters().deliveries
         lease = epoch(now) + LEASE_SECONDS
         claims = [(delivery_id, plan) for delivery_id, plan in plans.items() if plan.delegates]
-        refused: set[str] = set()
-        for start in range(0, len(claims), WRITES_PER_TRANSACTION):
-            chunk = claims[start : start + WRITES_PER_TRANSACTION]
-            applied = repository.update_many([_claim(plan, lease, now).request(i) for i, plan in chunk])
-            refused |= {delivery_id for (delivery_id, _), ok in zip(chunk, applied, strict=True) if not ok}
+        applied = repository.update_many([_claim(plan, lease, now).request(i) for i, plan in claims])
+        refused = {delivery_id for (delivery_id, _), ok in zip(claims, applied, strict=True) if not ok}
         claimed = {
             delivery_id: replace(plan, delegates=[]) if delivery_id in refused else replace(plan, lease=lease)
             for delivery_id, plan in plans.items()
@@ -438,12 +435,10 @@ class _CodeEmails:
             if marks or claims:
                 merged = _Write(marks.actions + claims.actions, marks.events, _and(marks.condition, claims.condition))
                 writes.append((delivery_id, merged, claims if marks and claims else None))
-        for start in range(0, len(writes), WRITES_PER_TRANSACTION):
-            chunk = writes[start : start + WRITES_PER_TRANSACTION]
-            applied = repository.update_many([merged.request(i) for i, merged, _ in chunk])
-            alone = [claims.request(i) for (i, _, claims), ok in zip(chunk, applied, strict=True) if not ok and claims]
-            if alone:
-                repository.update_many(alone)
+        applied = repository.update_many([merged.request(i) for i, merged, _ in writes])
+        alone = [claims.request(i) for (i, _, claims), ok in zip(writes, applied, strict=True) if not ok and claims]
+        if alone:
+            repository.update_many(alone)
 
 
 def send_code_emails(targets: list[Target]) -> list[Target]:
@@ -540,20 +535,19 @@ class _WrongCodeAlerts:
         repository = adapters().deliveries
         system = Actor(audit.SYSTEM)
         sent = [m for plan in plans for m in plan.recipient if accepted[m]]
-        for start in range(0, len(sent), WRITES_PER_TRANSACTION):
-            repository.update_many(
-                [
-                    (
-                        m.delivery_id,
-                        [
-                            DeliveryModel.alerted_issue.set(m.issue),
-                            audit.record(audit.event("ALERT_SENT", now, system, issue_number=m.issue)),
-                        ],
-                        DeliveryModel.alerted_issue.does_not_exist() | (DeliveryModel.alerted_issue < m.issue),
-                    )
-                    for m in sent[start : start + WRITES_PER_TRANSACTION]
-                ]
-            )
+        repository.update_many(
+            [
+                (
+                    m.delivery_id,
+                    [
+                        DeliveryModel.alerted_issue.set(m.issue),
+                        audit.record(audit.event("ALERT_SENT", now, system, issue_number=m.issue)),
+                    ],
+                    DeliveryModel.alerted_issue.does_not_exist() | (DeliveryModel.alerted_issue < m.issue),
+                )
+                for m in sent
+            ]
+        )
 
 
 def send_wrong_code_alerts(targets: list[AlertTarget]) -> list[AlertTarget]:

@@ -19,7 +19,6 @@ from delivery_otp.audit import Actor
 from delivery_otp.calendar import has_ended, nth_working_day
 from delivery_otp.config import settings
 from delivery_otp.deliveries import (
-    WRITES_PER_TRANSACTION,
     day_of,
     epoch,
     erasure_due,
@@ -28,7 +27,7 @@ from delivery_otp.deliveries import (
     zone_of,
 )
 from delivery_otp.issuing import issue_code, shards
-from delivery_otp.model import OPEN_STATES, RETURNED, SCHEDULED, DeliveryModel
+from delivery_otp.model import OPEN_STATES, RETURNED, SCHEDULED, WRITES_PER_TRANSACTION, DeliveryModel
 from delivery_otp.wiring import adapters
 
 

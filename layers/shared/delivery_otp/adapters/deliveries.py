@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from delivery_otp.adapters import courier_budgets, prepared
 from delivery_otp.errors import DependencyUnavailable
-from delivery_otp.model import CourierBudgetModel, DeliveryModel, LinkModel, delivery_key
+from delivery_otp.model import WRITES_PER_TRANSACTION, CourierBudgetModel, DeliveryModel, LinkModel, delivery_key
 
 if TYPE_CHECKING:
     from delivery_otp.adapters.courier_budgets import CourierGuard
@@ -207,17 +207,22 @@ class DeliveryRepository:
         return WriteResult(True, None)
 
     def update_many(self, writes: Sequence[tuple[str, Sequence[Any], Any]]) -> list[bool]:
-        """Several independent conditional updates in one TransactWriteItems (at most 100). Returns, per
-        write, whether it applied (see `_apply_independent`)."""
-        if len(writes) == 1:  # a transaction of one costs twice the write units of the plain write
-            delivery_id, actions, condition = writes[0]
-            return [self.update(delivery_id, actions, condition, want_new=False).applied]
-        return self._apply_independent(
-            [
-                {"Update": _conditional_update(delivery_id, actions, condition)}
-                for delivery_id, actions, condition in writes
-            ]
-        )
+        """Several independent conditional updates, in TransactWriteItems of at most 100 (DynamoDB's
+        limit). Returns, per write, whether it applied (see `_apply_independent`)."""
+        applied: list[bool] = []
+        for start in range(0, len(writes), WRITES_PER_TRANSACTION):
+            chunk = writes[start : start + WRITES_PER_TRANSACTION]
+            if len(chunk) == 1:  # a transaction of one costs twice the write units of the plain write
+                delivery_id, actions, condition = chunk[0]
+                applied.append(self.update(delivery_id, actions, condition, want_new=False).applied)
+                continue
+            applied += self._apply_independent(
+                [
+                    {"Update": _conditional_update(delivery_id, actions, condition)}
+                    for delivery_id, actions, condition in chunk
+                ]
+            )
+        return applied
 
     def replace_many(self, deliveries: Sequence[DeliveryModel]) -> list[bool]:
         """Write each delivery back whole (at most 100, one TransactWriteItems) on condition that its
