@@ -19,7 +19,8 @@ def _act(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _style(_: dict[str, Any]) -> dict[str, Any]:
-    return page(200, recipient_page.stylesheet(), "text/css; charset=utf-8", **{"Cache-Control": "max-age=3600"})
+    # With the pages' headers as they are (no-store included): every answer of the page's function is one.
+    return page(200, recipient_page.stylesheet(), "text/css; charset=utf-8")
 
 
 ROUTES = {"GET /r/{token}": _show, "POST /r/{token}": _act, "GET /pages/page.css": _style}

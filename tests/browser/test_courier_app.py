@@ -175,6 +175,18 @@ def test_a_lost_answer_is_asked_again_with_the_same_key_and_accepted_exactly_onc
     assert [e.get("outcome") for e in events if e["type"] == "VERIFICATION"] == ["ACCEPTED"]
 
 
+def test_a_gateway_error_is_no_verdict_and_the_same_request_is_asked_again(driver, proxy, registered, storefront):
+    delivery_id, code = registered
+    sign_in(driver, proxy.url)
+    proxy.answer_instead(b"/verifications", 503)
+    check(driver, delivery_id, code())
+    wait_for(driver, lambda d: "Code accepted" in result_text(d))
+    assert proxy.faked.is_set(), "the first request was answered 503 by the proxy, not by the stack"
+    events = trail(storefront, delivery_id)
+    assert [e["type"] for e in events].count("DELIVERED") == 1
+    assert [e.get("outcome") for e in events if e["type"] == "VERIFICATION"] == ["ACCEPTED"]
+
+
 def test_a_failed_attempt_reported_while_unreachable_arrives_once_when_back(driver, proxy, registered, storefront):
     delivery_id, _code = registered
     sign_in(driver, proxy.url)

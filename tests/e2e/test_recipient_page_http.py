@@ -78,6 +78,7 @@ def test_the_page_from_the_email_shows_the_code_only_after_a_post(stack_url):
     assert not re.search(r'(src|href)="(https?:)?//', shown.text), "nothing from another origin"
     style = requests.get(f"{stack_url}/pages/page.css", timeout=30)
     assert style.status_code == 200 and style.headers["Content-Type"].startswith("text/css")
+    assert style.headers["Cache-Control"] == "no-store" and style.headers["Referrer-Policy"] == "no-referrer"
     assert trail(stack_url, delivery_id) == before, "a GET changes nothing"
 
     revealed = post(page, "show", CSRF.search(shown.text).group(1))

@@ -4,6 +4,8 @@ offline switch does not reach.
 
 `cut_answer_to(marker)` makes the proxy forward the next request holding `marker` to the stack, wait for
 the stack's answer, then drop that answer and stop: the courier whose answer was lost in a basement.
+`answer_instead(marker, status)` keeps the next such request from the stack and answers it with that
+status itself, as a gateway whose function could not be reached does.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ class Proxy:
         self._cut_marker: bytes | None = None
         self._dropping: set[socket.socket] = set()
         self.cut = threading.Event()  # set once an answer was dropped and the proxy stopped
+        self._fake: tuple[bytes, int] | None = None
+        self.faked = threading.Event()  # set once a request was answered by the proxy itself
 
     @property
     def url(self) -> str:
@@ -50,6 +54,10 @@ class Proxy:
         self.cut.clear()
         self._cut_marker = marker
 
+    def answer_instead(self, marker: bytes, status: int) -> None:
+        self.faked.clear()
+        self._fake = (marker, status)
+
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
@@ -77,6 +85,19 @@ class Proxy:
             except OSError:
                 data = b""
             if not data:
+                break
+            fake = self._fake
+            if fake is not None and fake[0] in data:
+                self._fake = None
+                body = b'{"message":"Service Unavailable"}'
+                head = (
+                    f"HTTP/1.1 {fake[1]} Gateway\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                )
+                try:
+                    client.sendall(head.encode() + b"Connection: close\r\n\r\n" + body)
+                except OSError:
+                    pass
+                self.faked.set()
                 break
             marker = self._cut_marker
             if marker is not None and marker in data:

@@ -67,16 +67,28 @@ def test_the_page_speaks_the_devices_language_and_names_the_sign_in(app):
 
 
 def test_the_sign_in_returns_to_the_address_the_app_was_opened_at(app, monkeypatch):
-    """Reached through the shop's domain, the app returns there: the PKCE verifier waits in that origin's
-    session storage, whatever another setting names (the local stack names its own address for emails)."""
+    """Without the shop's domain, the app returns where it was opened: the PKCE verifier waits in that
+    origin's session storage (the email links' own setting, which the local stack shares, plays no part)."""
     from delivery_otp import config
 
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://elsewhere.example.com")
+    monkeypatch.delenv("COURIER_APP_BASE_URL", raising=False)
     config.settings.cache_clear()
     opened = event()
-    opened["requestContext"]["domainName"] = "shop.example.com"
+    opened["requestContext"]["domainName"] = "courier.example.net"
     body = app.answer(opened, ASSETS)["body"]
-    assert embedded(body, "config")["redirect_uri"] == "https://shop.example.com/courier/"
+    assert embedded(body, "config")["redirect_uri"] == "https://courier.example.net/courier/"
+
+
+def test_behind_the_shops_domain_the_sign_in_returns_there_path_included(app, monkeypatch):
+    """The app client's callback is the shop's address + /courier/: a path in it must survive."""
+    from delivery_otp import config
+
+    monkeypatch.setenv("COURIER_APP_BASE_URL", "https://shop.example.com/parcels/")
+    config.settings.cache_clear()
+    config_ = embedded(app.answer(event(), ASSETS)["body"], "config")
+    assert config_["redirect_uri"] == "https://shop.example.com/parcels/courier/"
+    assert config_["base"] == "https://shop.example.com/parcels"
 
 
 def test_scripts_may_reach_only_this_origin_and_the_sign_in_domain(app):

@@ -20,6 +20,10 @@ function show(key, tone, values) {
   result.textContent = say(key, values);
 }
 
+// A request that gets no answer within this long counts as lost: a dropped connection often hangs
+// instead of failing, and the courier must see that the app is checking again.
+const ANSWER_WITHIN_MS = 10000;
+
 async function call(method, path, { body, key } = {}) {
   let token = await accessToken(config).catch(() => { throw new Offline(); });
   for (let round = 0; round < 2; round += 1) {
@@ -28,10 +32,16 @@ async function call(method, path, { body, key } = {}) {
     if (body) headers["Content-Type"] = "application/json";
     if (key) headers["Idempotency-Key"] = key;
     let answer;
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(), ANSWER_WITHIN_MS);
     try {
-      answer = await fetch(`${config.base}${path}`, { method, headers, body: body && JSON.stringify(body) });
+      answer = await fetch(`${config.base}${path}`, {
+        method, headers, body: body && JSON.stringify(body), signal: timeout.signal,
+      });
     } catch {
       throw new Offline();
+    } finally {
+      clearTimeout(timer);
     }
     if (answer.status === 401 && round === 0) {
       token = await accessToken(config, { refresh: true }).catch(() => null);
@@ -69,12 +79,17 @@ async function verify(event) {
   const key = crypto.randomUUID();
   let wait = 500;
   let stopped = false;
+  let answered = false;
   giveUp = () => { stopped = true; };
   $("verify").disabled = true;
   try {
     while (!stopped) {
       try {
-        showVerdict(await call("POST", `${deliveryPath(id)}/verifications`, { body: { code }, key }));
+        const answer = await call("POST", `${deliveryPath(id)}/verifications`, { body: { code }, key });
+        // A gateway's 5xx is no verdict: the same request, with the same key, is asked again.
+        if (answer.status >= 500 && !answer.body.result) throw new Offline();
+        answered = true;
+        showVerdict(answer);
         break;
       } catch (error) {
         if (!(error instanceof Offline)) throw error;
@@ -84,7 +99,8 @@ async function verify(event) {
         wait = Math.min(wait * 2, 5000);
       }
     }
-    if (stopped) show("GAVE_UP", "bad");
+    // An answer that came after "give up" was pressed still stands: the parcel may have been delivered.
+    if (stopped && !answered) show("GAVE_UP", "bad");
   } finally {
     code = null;
     giveUp = null;

@@ -73,6 +73,9 @@ class Settings:
     # The courier app's sign-in: the couriers' hosted UI (empty: the app's own address serves it, as the
     # local stack does), its app client and the scopes it asks for.
     courier_signin_url: str | None = None
+    # The courier app's own address behind the shop's domain (the template's PublicBaseUrl, path included):
+    # the sign-in returns there. Unset: the address the app was opened at.
+    courier_app_base_url: str | None = None
     courier_app_client_id: str | None = None
     courier_signin_scopes: str | None = None
     # Only the local stack turns this on: webhooks may then also go to http://127.0.0.1:PORT.
@@ -155,6 +158,7 @@ def settings() -> Settings:
         public_base_url=(_optional("PUBLIC_BASE_URL") or "").rstrip("/") or None,
         webhook_allow_local_http=_flag("WEBHOOK_ALLOW_LOCAL_HTTP"),
         courier_signin_url=(_optional("COURIER_SIGNIN_URL") or "").rstrip("/") or None,
+        courier_app_base_url=(_optional("COURIER_APP_BASE_URL") or "").rstrip("/") or None,
         courier_app_client_id=_optional("COURIER_APP_CLIENT_ID"),
         courier_signin_scopes=_optional("COURIER_SIGNIN_SCOPES"),
     )

@@ -51,9 +51,10 @@ def index(event: dict[str, Any]) -> dict[str, Any]:
 def signin_config(event: dict[str, Any], headers: dict[str, str]) -> dict[str, str]:
     """Where the app signs in and where the sign-in returns to."""
     current = settings()
-    # The address the app was opened at (behind the shop's domain, that domain): the sign-in returns there,
-    # and the session storage that holds the PKCE verifier belongs to that origin.
-    base = _request_base(event, headers)
+    # Behind the shop's domain, that address (its path included: the app calls the API under it too);
+    # else the address the app was opened at. The sign-in returns there, to the origin whose session
+    # storage holds the PKCE verifier.
+    base = current.courier_app_base_url or _request_base(event, headers)
     signin = current.courier_signin_url or base
     return {
         "base": base,
