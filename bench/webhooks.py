@@ -20,22 +20,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import bench  # noqa: F401 - puts the layer and the project on the path
 
-# How long a stack may take to start, and one webhook to arrive, before the run is an error, not a hang.
-START_SECONDS = 60.0
+# How long one webhook may take to arrive before the run is an error, not a hang.
 ARRIVAL_SECONDS = 15.0
 # The local clock during the run: the day the factories' deliveries are due.
 NOW = "2026-11-23T09:00:00+01:00"
@@ -44,41 +38,14 @@ NOW = "2026-11-23T09:00:00+01:00"
 @contextmanager
 def local_stack() -> Iterator[str]:
     """`python -m local` on a free loopback port with authentication off; its URL while it runs."""
-    import requests
+    from tests.support import local_stack as stack
 
-    from local.stack import free_port
-    from local.template import ROOT
-
-    port = free_port()
-    env = {**os.environ, "PORT": str(port), "LOCAL_AUTH": "off", "PYTHONUNBUFFERED": "1"}
-    # A file, not a pipe: nobody reads the log during the run, and a full pipe would block the stack.
-    with tempfile.NamedTemporaryFile(prefix="bench-webhooks-stack-", suffix=".log", delete=False) as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
+    process, url, log = stack.start("off", "bench-webhooks-stack-")
     try:
-        deadline = time.monotonic() + START_SECONDS
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the local stack exited: {Path(log.name).read_text(errors='replace')[-4000:]}")
-            try:
-                if requests.get(f"{url}/local/health", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the local stack did not become healthy within {START_SECONDS:.0f} s")
-            time.sleep(0.1)  # polling for the stack to come up, not synchronising with it
         yield url
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        Path(log.name).unlink(missing_ok=True)
+        stack.stop(process)
+        log.unlink(missing_ok=True)
 
 
 def _arrival(rx: Any, delivery_id: str, kind: str, within: float) -> float:

@@ -116,6 +116,19 @@ def check(driver, delivery_id: str, code: str) -> None:
     driver.find_element(By.ID, "verify").click()
 
 
+def looked_up(driver, delivery_id: str) -> None:
+    """The delivery id typed and left while online: the app reads the issue its code is at (`/door`)."""
+    field = driver.find_element(By.ID, "delivery-id")
+    field.send_keys(delivery_id)
+    field.send_keys(Keys.TAB)
+    wait_for(
+        driver,
+        lambda d: any(
+            "/door" in e["name"] for e in d.execute_script("return performance.getEntriesByType('resource')")
+        ),
+    )
+
+
 def trail(storefront, delivery_id: str) -> list[dict]:
     return storefront("GET", f"/deliveries/{delivery_id}/events").json()["events"]
 
@@ -190,15 +203,7 @@ def test_a_gateway_error_is_no_verdict_and_the_same_request_is_asked_again(drive
 def test_a_failed_attempt_reported_while_unreachable_arrives_once_when_back(driver, proxy, registered, storefront):
     delivery_id, _code = registered
     sign_in(driver, proxy.url)
-    field = driver.find_element(By.ID, "delivery-id")
-    field.send_keys(delivery_id)
-    field.send_keys(Keys.TAB)  # looked up while online: the app learns the issue its code is at
-    wait_for(
-        driver,
-        lambda d: any(
-            "/door" in e["name"] for e in d.execute_script("return performance.getEntriesByType('resource')")
-        ),
-    )
+    looked_up(driver, delivery_id)
     proxy.stop()
     driver.find_element(By.ID, "attempt-RECIPIENT_UNAVAILABLE").click()
     wait_for(driver, lambda d: visible(d, "pending") and delivery_id in d.find_element(By.ID, "pending-list").text)
@@ -219,15 +224,7 @@ def test_a_report_replayed_after_the_nights_rotation_is_stale_and_the_new_code_w
 ):
     delivery_id, code = registered
     sign_in(driver, proxy.url)
-    field = driver.find_element(By.ID, "delivery-id")
-    field.send_keys(delivery_id)
-    field.send_keys(Keys.TAB)
-    wait_for(
-        driver,
-        lambda d: any(
-            "/door" in e["name"] for e in d.execute_script("return performance.getEntriesByType('resource')")
-        ),
-    )
+    looked_up(driver, delivery_id)
     proxy.stop()
     driver.find_element(By.ID, "attempt-CODE_NOT_PROVIDED").click()
     wait_for(driver, lambda d: visible(d, "pending"))

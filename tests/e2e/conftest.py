@@ -7,19 +7,11 @@ test. A test on a shared stack sees other tests' deliveries and events, and the 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import tempfile
-import time
 from pathlib import Path
 
 import pytest
-import requests
 
-from local.stack import free_port
-from local.template import ROOT
+from tests.support import local_stack
 
 # Where each running stack writes its output (its functions' JSON log lines among it), by URL.
 STACK_LOGS: dict[str, Path] = {}
@@ -69,31 +61,8 @@ def stack_sqs(stack_url):
 
 
 def _stack(auth: str):
-    port = free_port()
-    env = {**os.environ, "PORT": str(port), "LOCAL_AUTH": auth, "PYTHONUNBUFFERED": "1"}
-    # A file, not a pipe: nobody reads the log while the tests run, and a full pipe would block the stack.
-    log = tempfile.NamedTemporaryFile(prefix=f"local-stack-{auth}-", suffix=".log", delete=False)
-    process = subprocess.Popen([sys.executable, "-m", "local"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"the local stack exited: {Path(log.name).read_text(errors='replace')[-4000:]}")
-        try:
-            if requests.get(f"{url}/local/health", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("the local stack did not become healthy within 60 s")
-        time.sleep(0.1)
-    print(f"local stack ({auth}) log: {log.name}")
-    STACK_LOGS[url] = Path(log.name)
+    process, url, log = local_stack.start(auth, f"local-stack-{auth}-")
+    print(f"local stack ({auth}) log: {log}")
+    STACK_LOGS[url] = log
     yield url
-    process.send_signal(signal.SIGINT)
-    try:
-        assert process.wait(timeout=20) == 0, "Ctrl-C should stop the local stack cleanly"
-    finally:
-        if process.poll() is None:
-            process.kill()
+    assert local_stack.stop(process) == 0, "Ctrl-C should stop the local stack cleanly"

@@ -3,29 +3,17 @@ rotate everything due, and one delivery that changed meanwhile must cost only it
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
-from delivery_otp import bounces, dispatch, issuing, reads, registration, rotation, wiring
+from delivery_otp import bounces, dispatch, reads, rotation, wiring
 
 from tests.support import factories
 
 NIGHT = datetime.fromisoformat("2026-11-24T00:20:00+01:00")
 
 
-def _register_in_one_shard(monkeypatch, count: int) -> tuple[str, list[str]]:
-    shard = f"t-{uuid.uuid4().hex[:8]}"  # a shard of this test's own: the table is shared
-    monkeypatch.setattr(issuing, "shard_of", lambda _delivery_id: shard)
-    ids = []
-    for _ in range(count):
-        body = factories.registration()
-        assert registration.register(body).status == 201
-        ids.append(body["delivery_id"])
-    return shard, ids
-
-
 def test_a_shard_larger_than_a_page_and_a_batch_is_rotated_in_full(clock, monkeypatch):
-    shard, ids = _register_in_one_shard(monkeypatch, 7)
+    shard, ids = factories.registered_in_one_shard(monkeypatch, 7)
     monkeypatch.setattr(rotation, "ROTATION_QUERY_PAGE", 3)
     monkeypatch.setattr(rotation, "ROTATION_BATCH", 2)
     assert rotation.rotate_shard(shard, NIGHT) == {"rotated": 7, "skipped": 0}
@@ -34,7 +22,7 @@ def test_a_shard_larger_than_a_page_and_a_batch_is_rotated_in_full(clock, monkey
 
 
 def test_a_delivery_that_changes_between_read_and_write_costs_only_its_own_rotation(clock, monkeypatch):
-    shard, ids = _register_in_one_shard(monkeypatch, 5)
+    shard, ids = factories.registered_in_one_shard(monkeypatch, 5)
     victim = ids[2]
     build = rotation.roll_over
 
@@ -54,7 +42,7 @@ def test_a_delivery_that_changes_between_read_and_write_costs_only_its_own_rotat
 def test_a_write_the_rotation_does_not_decide_on_is_not_lost_when_it_lands_meanwhile(clock, monkeypatch):
     """The rotation writes items back whole: a courier assigned and a bounce recorded between its read and
     its write must survive (the write is refused on the moved rev, and the next run rotates afresh)."""
-    shard, ids = _register_in_one_shard(monkeypatch, 3)
+    shard, ids = factories.registered_in_one_shard(monkeypatch, 3)
     victim = ids[1]
     build = rotation.roll_over
 

@@ -7,7 +7,7 @@ import json
 import uuid
 from datetime import datetime
 
-from delivery_otp import dispatch, issuing, registration, rotation
+from delivery_otp import dispatch, rotation
 from delivery_otp.observability import ROTATION_LAG_METRIC
 
 from tests.support import factories
@@ -15,17 +15,6 @@ from tests.support.lambdas import invoke
 
 # 2026-11-23 ends in Rome at midnight: deliveries of that day are due from then on.
 MIDNIGHT = datetime.fromisoformat("2026-11-24T00:00:00+01:00")
-
-
-def _shard_of_this_test(monkeypatch, count: int) -> tuple[str, list[str]]:
-    shard = f"lag-{uuid.uuid4().hex[:8]}"  # the table is shared: a shard of this test's own
-    monkeypatch.setattr(issuing, "shard_of", lambda _delivery_id: shard)
-    ids = []
-    for _ in range(count):
-        body = factories.registration()
-        assert registration.register(body).status == 201
-        ids.append(body["delivery_id"])
-    return shard, ids
 
 
 def _run_worker(shard: str, planned_at: datetime) -> dict:
@@ -59,7 +48,7 @@ def _skip_meanwhile(monkeypatch, victims: set[str]) -> None:
 def test_a_late_shard_publishes_how_many_deliveries_are_still_due_an_hour_after_their_day(clock, monkeypatch, capsys):
     # Given four deliveries of one shard whose day ended two hours ago, two of which change while the
     # worker rotates them
-    shard, ids = _shard_of_this_test(monkeypatch, 4)
+    shard, ids = factories.registered_in_one_shard(monkeypatch, 4)
     _skip_meanwhile(monkeypatch, set(ids[:2]))
     clock.freeze(datetime.fromisoformat("2026-11-24T02:00:00+01:00"))
     capsys.readouterr()
@@ -77,7 +66,7 @@ def test_a_late_shard_publishes_how_many_deliveries_are_still_due_an_hour_after_
 
 
 def test_a_shard_that_kept_up_publishes_zero_so_that_silence_means_no_rotation(clock, monkeypatch, capsys):
-    shard, _ = _shard_of_this_test(monkeypatch, 3)
+    shard, _ = factories.registered_in_one_shard(monkeypatch, 3)
     clock.freeze(datetime.fromisoformat("2026-11-24T02:00:00+01:00"))
     capsys.readouterr()
 
@@ -88,7 +77,7 @@ def test_a_shard_that_kept_up_publishes_zero_so_that_silence_means_no_rotation(c
 
 
 def test_deliveries_due_less_than_an_hour_are_not_late_yet(clock, monkeypatch, capsys):
-    shard, ids = _shard_of_this_test(monkeypatch, 2)
+    shard, ids = factories.registered_in_one_shard(monkeypatch, 2)
     _skip_meanwhile(monkeypatch, set(ids))
     clock.freeze(datetime.fromisoformat("2026-11-24T00:59:59+01:00"))  # due 59 min 59 s ago
     capsys.readouterr()
@@ -102,7 +91,7 @@ def test_deliveries_due_less_than_an_hour_are_not_late_yet(clock, monkeypatch, c
 
 def test_a_run_that_waited_in_the_queue_counts_what_became_late_while_it_waited(clock, monkeypatch, capsys):
     # Given a shard planned before its deliveries' day ended, whose message is only worked two hours later
-    shard, _ = _shard_of_this_test(monkeypatch, 3)
+    shard, _ = factories.registered_in_one_shard(monkeypatch, 3)
     planned = datetime.fromisoformat("2026-11-23T23:45:00+01:00")
     clock.freeze(datetime.fromisoformat("2026-11-24T02:00:00+01:00"))
     capsys.readouterr()

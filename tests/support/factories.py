@@ -61,3 +61,21 @@ def new_code_record(delivery_id: str, sequence: int = 1) -> dict[str, Any]:
             },
         },
     }
+
+
+def registered_in_one_shard(monkeypatch: Any, count: int) -> tuple[str, list[str]]:
+    """`count` deliveries registered into a rotation shard of the calling test's own (the table is shared
+    with other tests): the shard and the delivery ids."""
+    import uuid
+
+    from delivery_otp import issuing
+    from delivery_otp import registration as registering
+
+    shard = f"t-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setattr(issuing, "shard_of", lambda _delivery_id: shard)
+    ids = []
+    for _ in range(count):
+        body = registration()
+        assert registering.register(body).status == 201
+        ids.append(body["delivery_id"])
+    return shard, ids

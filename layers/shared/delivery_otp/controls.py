@@ -15,17 +15,17 @@ from delivery_otp import audit, links
 from delivery_otp.audit import Actor
 from delivery_otp.calendar import has_ended, local_date
 from delivery_otp.deliveries import (
+    check_day_picked,
     code_is_live,
     day_of,
     epoch,
     life_limit_of,
     load,
     view,
-    within_reach,
     write_on_fresh_state,
     zone_of,
 )
-from delivery_otp.errors import Conflict, DateAlreadyEnded, Gone, Locked, NotFound, TooManyResends
+from delivery_otp.errors import Conflict, Gone, Locked, NotFound, TooManyResends
 from delivery_otp.issuing import issue_code, retained_until, same_delegates
 from delivery_otp.model import LOCKED, OPEN_STATES, RECIPIENT, SCHEDULED, DeliveryModel
 from delivery_otp.validation import parse_date
@@ -85,10 +85,7 @@ def reschedule(delivery_id: str, body: dict[str, Any], by: Actor = audit.UNSIGNE
     day = parse_date(body.get("delivery_date"), "delivery_date")
     now = adapters().clock.now()
     delivery = load(delivery_id)
-    zone = zone_of(delivery)
-    within_reach(day, zone, now)
-    if has_ended(day, zone, now):
-        raise DateAlreadyEnded(f"delivery_date: {day} has already ended at the destination")
+    check_day_picked(day, delivery, now)
     if delivery.status not in OPEN_STATES:
         raise Conflict(f"delivery {delivery_id!r} is {delivery.status.lower()}: it can no longer be rescheduled")
     if delivery.status == LOCKED and day == day_of(delivery):

@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 
 from delivery_otp import codes, policy
 from delivery_otp.audit import Actor
-from delivery_otp.calendar import local_date, next_delivery_date
+from delivery_otp.calendar import has_ended, local_date, next_delivery_date
 from delivery_otp.config import settings
-from delivery_otp.errors import DependencyUnavailable, InvalidInput, NotFound, unknown_delivery
+from delivery_otp.errors import DateAlreadyEnded, DependencyUnavailable, InvalidInput, NotFound, unknown_delivery
 from delivery_otp.model import SCHEDULED, DeliveryModel, delegate_entries, readable
 from delivery_otp.validation import is_delivery_id
 from delivery_otp.wiring import adapters
@@ -89,6 +89,15 @@ def within_reach(day: date, zone: ZoneInfo, now: datetime) -> None:
     caps at the end of time)."""
     if day > local_date(now, zone) + timedelta(days=settings().max_days_ahead):
         raise InvalidInput("delivery_date", f"must be within {settings().max_days_ahead} days from today")
+
+
+def check_day_picked(day: date, delivery: DeliveryModel, now: datetime) -> None:
+    """A day a caller picked for a registered delivery (another day, a release): within reach, and not
+    already ended at the destination."""
+    zone = zone_of(delivery)
+    within_reach(day, zone, now)
+    if has_ended(day, zone, now):
+        raise DateAlreadyEnded(f"delivery_date: {day} has already ended at the destination")
 
 
 # --- reading and showing ----------------------------------------------------------------------

@@ -14,12 +14,11 @@ from typing import Any
 
 from delivery_otp import audit, policy
 from delivery_otp.audit import Actor
-from delivery_otp.calendar import has_ended, is_working_day
+from delivery_otp.calendar import is_working_day
 from delivery_otp.config import settings
-from delivery_otp.deliveries import code_dies, ends, load, view, within_reach, zone_of
+from delivery_otp.deliveries import check_day_picked, code_dies, ends, load, view
 from delivery_otp.errors import (
     Conflict,
-    DateAlreadyEnded,
     InvalidInput,
     PersonalDataErased,
     ReleaseLimit,
@@ -46,10 +45,7 @@ def release(delivery_id: str, body: dict[str, Any], by: Actor = audit.UNSIGNED_S
     day = parse_date(body.get("delivery_date"), "delivery_date")
     now = adapters().clock.now()
     delivery = load(delivery_id)
-    zone = zone_of(delivery)
-    within_reach(day, zone, now)
-    if has_ended(day, zone, now):
-        raise DateAlreadyEnded(f"delivery_date: {day} has already ended at the destination")
+    check_day_picked(day, delivery, now)
     if not is_working_day(day, delivery.country, delivery.subdivision, settings().weekdays(delivery.country)):
         raise InvalidInput("delivery_date", f"{day} is not a working day at the destination")
     if delivery.status not in (ON_HOLD, LOCKED) or not delivery.code_required:

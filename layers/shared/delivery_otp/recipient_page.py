@@ -43,15 +43,12 @@ from delivery_otp.errors import (
     TooManyResends,
 )
 from delivery_otp.model import (
-    CANCELLED,
     DELIVERED,
     ENDED_STATES,
     LOCKED,
-    ON_HOLD,
     OPEN_STATES,
     RECIPIENT,
     REQUEUED,
-    RETURNED,
     SCHEDULED,
     DeliveryModel,
     delegate_entries,
@@ -80,7 +77,6 @@ DAYS_OFFERED = 10
 # The API's limit for any body (a form here is a few short fields).
 MAX_FORM_BYTES = MAX_BODY_BYTES
 
-_ENDING_EVENTS = (DELIVERED, CANCELLED, ON_HOLD, RETURNED)
 RECIPIENT_ACTIONS = ("resend", "replace", "move", "revoke")
 DELEGATE_ACTIONS = ("decline",)
 
@@ -170,7 +166,7 @@ def ended_at(delivery: DeliveryModel) -> datetime | None:
     if delivery.status not in ENDED_STATES:
         return None
     for event in reversed(delivery.events or []):
-        if event.type in _ENDING_EVENTS:
+        if event.type in ENDED_STATES:  # the trail's entry that ended it is named as the state
             return datetime.fromisoformat(event.at)
     return None
 
